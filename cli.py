@@ -1,0 +1,40 @@
+"""Shared start-up for the command-line scripts: the project's .venv, logging, one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+def use_project_venv() -> None:
+    """Re-run this script under ``.venv/bin/python`` when the current Python lacks torch.
+
+    So ``python3 train.py segm`` works as published after ``make setup``, without
+    activating the virtual environment first.
+    """
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
+            os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
+        sys.exit("error: PyTorch is not installed; run 'make setup' (creates .venv) first")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+
+
+@contextmanager
+def one_line_errors(*kinds: type[BaseException]):
+    """Turn the expected errors (bad config, missing data, ...) into ``error: ...`` + exit 2."""
+    try:
+        yield
+    except kinds as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

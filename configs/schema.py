@@ -1,0 +1,99 @@
+"""Every config key, its type, default and meaning: the single source of truth.
+
+The YAML files in this folder only set values; a key not listed here is rejected, so a
+typo (``lamda_G``) is an error instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key. ``kind`` is a name from ``TYPES`` (see ``configs.loader``)."""
+
+    kind: str
+    default: Any
+    doc: str
+    choices: tuple[str, ...] | None = None
+
+
+KEYS: dict[str, Key] = {
+    # --- what to run -------------------------------------------------------------------
+    "task": Key("str", "facemask", "which trainer: segm (stage 1) or facemask (stage 2)",
+                ("segm", "facemask", "predict")),
+    # --- data --------------------------------------------------------------------------
+    "root_dir": Key("str", "data/facemask/train",
+                    "dataset root: a triplet root (facemask) or the images root (segm)"),
+    "val_dir": Key("str?", None, "facemask: validation triplet root (none: no validation)"),
+    "train_anns": Key("str?", None,
+                      "segm: CSV of index,masked_path,binary_path relative to root_dir; "
+                      "none: pair the folders masked_dir / binary_dir under root_dir"),
+    "val_anns": Key("str?", None, "segm: validation CSV (none: no validation)"),
+    "image_dir": Key("str", "image", "folder of clean faces under a triplet root"),
+    "masked_dir": Key("str", "image_masked", "folder of masked faces (NAME_masked.*)"),
+    "binary_dir": Key("str", "image_binary", "folder of binary masks (NAME_binary.*)"),
+    "img_size": Key("int", 512, "square side every image is resized to"),
+    "flip": Key("bool", True, "random horizontal flips during training"),
+    "cache_images": Key("bool", False,
+                        "keep decoded, resized images in memory after the first epoch"),
+    # --- outputs -----------------------------------------------------------------------
+    "checkpoint_path": Key("str", "weights", "folder for model_*.pth checkpoints"),
+    "sample_folder": Key("str", "samples", "folder for sample grids {epoch}_{iter}.png"),
+    "keep_last": Key("int", 0, "keep only the newest N periodic checkpoints (0: keep all)"),
+    # --- optimisation ------------------------------------------------------------------
+    "lr": Key("float", 1e-3, "Adam learning rate (G, D, D2 and the segmenter)"),
+    "batch_size": Key("int", 4, "images per step (per process under torchrun)"),
+    "num_workers": Key("int", 2, "DataLoader worker processes"),
+    "step_iters": Key("list[int]", [50000, 75000, 100000],
+                      "iterations at which the learning rate is multiplied by gamma"),
+    "gamma": Key("float", 0.1, "learning-rate decay factor at each of step_iters"),
+    "num_epochs": Key("int", 100, "passes over the training set"),
+    "max_iters": Key("int?", None, "stop after this many iterations (none: num_epochs decide)"),
+    "seed": Key("int", 0, "seed for weights, shuffling and augmentation"),
+    "device": Key("str", "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps"),
+    "cuda": Key("bool?", None, "published key: false forces the CPU (prefer device)"),
+    "amp": Key("bool", True, "bf16 autocast on CUDA (ignored on CPU)"),
+    "channels_last": Key("bool", True, "channels_last memory format on CUDA"),
+    "compile": Key("bool", False, "torch.compile the models"),
+    "max_nonfinite": Key("int", 10, "stop after this many non-finite losses in a row"),
+    # --- logging -----------------------------------------------------------------------
+    "visualize_per_iter": Key("int", 500, "write a sample grid every N iterations"),
+    "save_per_iter": Key("int", 500, "write a checkpoint every N iterations"),
+    "print_per_iter": Key("int", 10, "print the running losses every N iterations"),
+    # --- models ------------------------------------------------------------------------
+    "arch": Key("str", "unet", "unet: real down/up-sampling; flat: the published "
+                "full-resolution topology (slow, for comparison)", ("unet", "flat")),
+    "base_channels": Key("int", 32, "channels of the first U-Net level (doubles per level)"),
+    "depth": Key("int", 4, "U-Net levels above the bottleneck"),
+    "d_num_layers": Key("int", 3, "PatchGAN discriminator depth"),
+    # --- losses ------------------------------------------------------------------------
+    "lambda_G": Key("float", 1.0, "weight of the two adversarial terms in G's loss"),
+    "lambda_rc": Key("float", 100.0, "weight of the reconstruction term (SmoothL1 + 1-SSIM)"),
+    "lambda_per": Key("float", 10.0, "weight of the perceptual (or feature-matching) term"),
+    "lambda_dice": Key("float", 1.0, "segm: weight of the Dice term next to BCE"),
+    "real_label": Key("float", 0.9, "LSGAN target for real images (label smoothing)"),
+    "fake_label": Key("float", 0.1, "LSGAN target for generated images"),
+    "perceptual": Key("str", "vgg", "vgg: VGG19 ImageNet features, stop if unavailable; "
+                      "auto: fall back to discriminator feature matching with a notice; "
+                      "none: no perceptual term", ("vgg", "auto", "none")),
+    # --- audio conditioning (the proposed model) ---------------------------------------
+    "audio": Key("str", "none", "none, map (a 5th input channel) or film (bottleneck "
+                 "scale and shift)", ("none", "map", "film")),
+    "audio_window": Key("float", 1.0, "seconds of audio centred on each frame"),
+    "sample_rate": Key("int", 16000, "audio is resampled to this rate before features"),
+    "n_mels": Key("int", 40, "mel bands of the log-mel spectrogram"),
+    "hop_ms": Key("float", 10.0, "spectrogram hop in milliseconds"),
+    "audio_dim": Key("int", 128, "audio embedding size"),
+    # --- inference ---------------------------------------------------------------------
+    "segm_weights": Key("str?", None, "segmenter checkpoint (none: newest in checkpoint_path)"),
+    "recon_weights": Key("str?", None, "generator checkpoint (none: newest in checkpoint_path)"),
+    "threshold": Key("float", 0.5, "probability above which a pixel is mask"),
+    "erode_kernel": Key("int", 3, "side of the square erosion kernel (0: no erosion)"),
+    "erode_iters": Key("int", 1, "erosion iterations"),
+    "dilate_kernel": Key("int", 7, "side of the square dilation kernel (0: no dilation)"),
+    "dilate_iters": Key("int", 1, "dilation iterations"),
+    "results_dir": Key("str", "results", "where infer.py and infer_jpgs.py write"),
+}

@@ -1,0 +1,133 @@
+"""Reading images and masks from disk, whatever their format, as RGB uint8 / binary masks.
+
+Every failure becomes an ``ImageReadError`` with one line naming the file and the reason,
+so callers can skip the file and go on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MASK_THRESHOLD = 127  # mask pixels are > 127: JPEG noise around 0 stays background
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be used; the message says which and why."""
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p))
+
+
+def _read_bytes(path: Path) -> np.ndarray:
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile copes with unicode paths
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: file not found") from None
+    except OSError as err:
+        raise ImageReadError(f"{path}: cannot read ({err.strerror or err})") from None
+    if data.size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    return data
+
+
+def _check_jpeg_complete(path: Path, data: np.ndarray) -> None:
+    # libjpeg pads a truncated JPEG with grey and only warns; catch it by the missing
+    # end-of-image marker so a half-downloaded photo is not used as training data.
+    if data.size >= 2 and data[0] == 0xFF and data[1] == 0xD8:
+        tail = data[-64:].tobytes().rstrip(b"\x00")
+        if not tail.endswith(b"\xff\xd9"):
+            raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
+
+
+def _decode(path: Path, flags: int) -> np.ndarray:
+    data = _read_bytes(path)
+    _check_jpeg_complete(path, data)
+    try:
+        image = cv2.imdecode(data, flags)
+    except cv2.error as err:
+        raise ImageReadError(f"{path}: cannot decode ({str(err).strip().splitlines()[-1]})") from None
+    if image is None:
+        raise ImageReadError(f"{path}: not a readable image (unknown format or damaged data)")
+    return image
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Any image file -> ``(H,W,3)`` uint8 RGB.
+
+    Grayscale, palette, RGBA (alpha dropped), CMYK and 16-bit files all come out as 8-bit
+    RGB; EXIF orientation is applied.
+    """
+    path = Path(path)
+    image = _decode(path, cv2.IMREAD_COLOR)  # converts depth/channels, applies EXIF rotation
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def load_mask(path: str | Path) -> np.ndarray:
+    """A mask image -> ``(H,W)`` bool, True where the pixel value is > 127."""
+    path = Path(path)
+    image = _decode(path, cv2.IMREAD_GRAYSCALE)
+    return image > MASK_THRESHOLD
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """``(H,W,3)`` uint8 -> ``(size,size,3)``: area averaging down, bilinear up."""
+    h, w = image.shape[:2]
+    if (h, w) == (size, size):
+        return image
+    interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interp)
+
+
+def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """``(H,W)`` bool -> ``(size,size)`` bool, by averaging then thresholding at one half."""
+    h, w = mask.shape[:2]
+    if (h, w) == (size, size):
+        return mask
+    interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
+    return cv2.resize(mask.astype(np.uint8) * 255, (size, size), interpolation=interp) > MASK_THRESHOLD
+
+
+def tensor_to_image(x) -> np.ndarray:
+    """``(3,H,W)`` or ``(1,H,W)`` float in [0,1] (torch or numpy) -> ``(H,W,3)`` uint8."""
+    a = x.detach().float().cpu().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=np.float32)
+    if a.shape[0] == 1:
+        a = np.repeat(a, 3, axis=0)
+    return (np.clip(a.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def grid(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
+    """Tile equally sized ``(H,W,3)`` uint8 images, ``rows[r][c]``, with white gaps."""
+    h, w = rows[0][0].shape[:2]
+    ncols = max(len(r) for r in rows)
+    out = np.full((len(rows) * (h + gap) - gap, ncols * (w + gap) - gap, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = image
+    return out
+
+
+def write_image(path: str | Path, image: np.ndarray, quality: int = 95) -> None:
+    """Write ``(H,W,3)`` RGB or ``(H,W)`` gray uint8, atomically (temp name, then rename).
+
+    The format follows the extension; a crash never leaves a half-written file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(path.suffix.lower() or ".png", bgr, params)
+    if not ok:
+        raise ImageReadError(f"{path}: cannot encode image as {path.suffix}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    buf.tofile(str(tmp))
+    tmp.replace(path)

@@ -1,0 +1,127 @@
+"""The on-disk data contract (DESIGN.md section 3): folder names, file suffixes, CSVs.
+
+A triplet root holds ``image/NAME.jpg``, ``image_masked/NAME_masked.jpg`` and
+``image_binary/NAME_binary.png`` (folder names configurable). Segmentation CSVs hold rows
+``index,masked_path,binary_path`` relative to the images root, with ``\\`` or ``/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets.images import IMAGE_EXTS, is_image_file
+
+log = logging.getLogger(__name__)
+
+MASKED_SUFFIX = "_masked"
+BINARY_SUFFIX = "_binary"
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used at all (missing folder, nothing in it, bad CSV)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Paths of one example; ``image`` (ground truth) is None for segmentation-only data."""
+
+    name: str
+    masked: Path
+    mask: Path
+    image: Path | None = None
+
+
+def require_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise DatasetError(
+            f"{what} not found: {path} (prepare a dataset with "
+            "'python3 -m datasets.prepare images --src PHOTOS --out ROOT' and point root_dir at ROOT)")
+    return path
+
+
+def index_by_stem(folder: Path) -> dict[str, Path]:
+    """Image files in ``folder`` by file name without extension (first extension wins)."""
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and is_image_file(p):
+            out.setdefault(p.stem, p)
+    return out
+
+
+def strip_suffix(stem: str, suffix: str) -> str:
+    return stem[: -len(suffix)] if stem.endswith(suffix) else stem
+
+
+def warn_missing(missing: list[str], what: str, total: int) -> None:
+    """One summary line for examples dropped because a partner file is missing."""
+    if missing:
+        first = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        log.warning("skipped %d of %d %s with a missing partner file: %s",
+                    len(missing), total, what, first)
+
+
+def read_annotations(csv_path: Path, root: Path) -> list[Sample]:
+    """Rows ``index,masked_path,binary_path`` -> samples (missing files skipped, summarised).
+
+    Accepts Windows separators and line endings, and an optional header row.
+    """
+    if not csv_path.is_file():
+        raise DatasetError(f"annotation file not found: {csv_path}")
+    samples, missing = [], []
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    for line, row in enumerate(rows, 1):
+        if len(row) < 3:
+            if line == 1:
+                continue
+            raise DatasetError(f"{csv_path}, line {line}: expected index,masked_path,binary_path; "
+                               f"got {len(row)} column(s)")
+        if line == 1 and Path(row[1].strip()).suffix.lower() not in IMAGE_EXTS:
+            continue  # a header such as "index,masked,binary"
+        masked = root / row[1].strip().replace("\\", "/")
+        mask = root / row[2].strip().replace("\\", "/")
+        name = strip_suffix(masked.stem, MASKED_SUFFIX)
+        if masked.is_file() and mask.is_file():
+            samples.append(Sample(name, masked, mask))
+        else:
+            missing.append(name)
+    warn_missing(missing, f"rows of {csv_path.name}", len(rows))
+    return samples
+
+
+def folder_pairs(root: Path, masked_dir: str, binary_dir: str) -> list[Sample]:
+    """Segmentation pairs ``masked_dir/NAME_masked.*`` + ``binary_dir/NAME_binary.*``."""
+    masked = index_by_stem(require_dir(root / masked_dir, "masked-image folder"))
+    binary = index_by_stem(require_dir(root / binary_dir, "binary-mask folder"))
+    samples, missing = [], []
+    for stem, path in masked.items():
+        name = strip_suffix(stem, MASKED_SUFFIX)
+        mask = binary.get(name + BINARY_SUFFIX)
+        if mask is None:
+            missing.append(name)
+        else:
+            samples.append(Sample(name, path, mask))
+    warn_missing(missing, "masked images", len(masked))
+    return samples
+
+
+def triplets(root: Path, image_dir: str, masked_dir: str, binary_dir: str,
+             names: set[str] | None = None) -> list[Sample]:
+    """Reconstruction triplets (clean, masked, mask) under ``root``, optionally only ``names``."""
+    require_dir(root, "dataset root")
+    clean = index_by_stem(require_dir(root / image_dir, "clean-image folder"))
+    masked = index_by_stem(require_dir(root / masked_dir, "masked-image folder"))
+    binary = index_by_stem(require_dir(root / binary_dir, "binary-mask folder"))
+    samples, missing = [], []
+    wanted = [n for n in clean if names is None or n in names]
+    for name in wanted:
+        m, b = masked.get(name + MASKED_SUFFIX), binary.get(name + BINARY_SUFFIX)
+        if m is None or b is None:
+            missing.append(name)
+        else:
+            samples.append(Sample(name, m, b, clean[name]))
+    warn_missing(missing, "clean images", len(wanted))
+    return samples

@@ -1,0 +1,74 @@
+"""Stage 2: the generator that paints the face back inside the mask."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.unet import UNet
+
+AUDIO_MODES = ("none", "map", "film")
+MAP_SIDE = 16  # the audio "map" is predicted at 16x16 and upsampled to the image size
+
+
+class Generator(UNet):
+    """U-Net with squeeze-excitation on the first two encoder levels and a dilated
+    bottleneck (2, 4, 8, 16).
+
+    Input: the masked face with the mask region painted white, and the mask itself
+    (4 channels), plus, with ``audio="map"``, one conditioning channel projected from the
+    audio embedding (5 channels). With ``audio="film"`` the embedding instead scales and
+    shifts the bottleneck features (feature-wise linear modulation).
+    """
+
+    def __init__(self, base_channels: int = 64, depth: int = 4, arch: str = "unet",
+                 audio: str = "none", audio_dim: int = 128) -> None:
+        if audio not in AUDIO_MODES:
+            raise ValueError(f"audio must be one of {AUDIO_MODES}, got {audio!r}")
+        in_channels = 5 if audio == "map" else 4
+        super().__init__(in_channels, 3, base_channels=base_channels, depth=depth, arch=arch,
+                         se_levels=2, dilations=(2, 4, 8, 16))
+        self.audio = audio
+        if audio == "map":
+            self.audio_map = nn.Linear(audio_dim, MAP_SIDE * MAP_SIDE)
+        elif audio == "film":
+            self.film = nn.Linear(audio_dim, 2 * self.bottleneck_channels)
+            # Start as the identity so an untrained audio path does not disturb the image.
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
+        self.spec = {"kind": "generator", "base_channels": base_channels, "depth": depth,
+                     "arch": arch, "audio": audio, "audio_dim": audio_dim}
+
+    def forward(self, masked: torch.Tensor, mask: torch.Tensor,
+                audio: torch.Tensor | None = None) -> torch.Tensor:
+        """
+        Args:
+            masked: ``(B,3,H,W)`` in [0,1], the face wearing the mask.
+            mask: ``(B,1,H,W)`` in {0,1}, 1 where the face is to be painted.
+            audio: ``(B, audio_dim)`` embedding; required unless ``audio="none"``.
+        Returns:
+            ``(B,3,H,W)`` in [0,1], the generated face (composite it with ``composite``).
+        """
+        if (audio is None) != (self.audio == "none"):
+            raise ValueError(f"generator built with audio={self.audio!r} "
+                             f"{'needs' if audio is None else 'takes no'} audio input")
+        hole = masked * (1 - mask) + mask  # white where the face must be invented
+        x = torch.cat([hole * 2 - 1, mask], dim=1)
+        if self.audio == "map":
+            side = self.audio_map(audio).view(-1, 1, MAP_SIDE, MAP_SIDE)
+            x = torch.cat([x, F.interpolate(side, size=x.shape[-2:], mode="bilinear",
+                                            align_corners=False)], dim=1)
+        x, (h, w) = self.pad(x)
+        x, skips = self.encode(x)
+        x = self.bottleneck(x)
+        if self.audio == "film":
+            scale, shift = self.film(audio).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)
+            x = x * (1 + scale) + shift
+        x = self.decode(x, skips)
+        return torch.sigmoid(x[..., :h, :w])
+
+
+def composite(masked: torch.Tensor, generated: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Keep the input outside the mask, the generated face inside: ``masked*(1-m) + out*m``."""
+    return masked * (1 - mask) + generated * mask

@@ -1,0 +1,99 @@
+"""Frozen VGG19 feature extractor for the perceptual loss."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# ImageNet statistics the VGG weights were trained with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# relu1_2, relu2_2, relu3_3, relu4_3 of torchvision's vgg19().features.
+SLICES = ((0, 4), (4, 9), (9, 16), (16, 23))
+DOWNLOAD_TIMEOUT_S = 20
+
+
+class PerceptualUnavailable(RuntimeError):
+    """The VGG19 ImageNet weights could not be had; the message says how to get them."""
+
+
+def vgg19_weights_file() -> Path:
+    """Where torchvision's weights API keeps the VGG19 ImageNet file."""
+    from torchvision.models import VGG19_Weights
+
+    name = VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    return Path(torch.hub.get_dir()) / "checkpoints" / name
+
+
+def load_vgg19_imagenet() -> dict[str, torch.Tensor]:
+    """The VGG19 ImageNet state dict from the torch cache, downloading it once if needed.
+
+    Raises ``PerceptualUnavailable`` (one line, with the fix) when it is neither cached
+    nor downloadable. Never falls back to random weights.
+    """
+    from torchvision.models import VGG19_Weights
+
+    weights = VGG19_Weights.IMAGENET1K_V1
+    target = vgg19_weights_file()
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # fail fast offline instead of hanging
+    try:
+        return weights.get_state_dict(progress=not target.exists(), check_hash=False)
+    except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise PerceptualUnavailable(
+            f"VGG19 ImageNet weights are not cached at {target} and could not be downloaded "
+            f"({reason[:120]}); copy {weights.url} there, or train with perceptual=auto "
+            "(feature-matching fallback) or perceptual=none") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+class PerceptualNet(nn.Module):
+    """VGG19 activations at relu1_2, relu2_2, relu3_3, relu4_3; frozen, always in eval mode.
+
+    ``forward``: ``(B,3,H,W)`` in [0,1] -> list of 4 feature maps. Build it with
+    ``PerceptualNet.pretrained()``; ``PerceptualNet()`` alone has random weights and
+    exists for tests of the plumbing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torchvision.models import vgg19
+
+        features = vgg19(weights=None).features[: SLICES[-1][1]]
+        self.slices = nn.ModuleList(features[a:b] for a, b in SLICES)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    @classmethod
+    def pretrained(cls) -> PerceptualNet:
+        net = cls()
+        state = load_vgg19_imagenet()
+        # Our slices are numbered 0..3 and hold features[a:b]; map "features.N.*" onto them.
+        mapped = {}
+        for key, value in state.items():
+            parts = key.split(".")
+            if parts[0] != "features" or int(parts[1]) >= SLICES[-1][1]:
+                continue
+            index = int(parts[1])
+            s = next(i for i, (a, b) in enumerate(SLICES) if a <= index < b)
+            mapped[f"slices.{s}.{index}.{parts[2]}"] = value
+        net.load_state_dict({**mapped, "mean": net.mean, "std": net.std})
+        return net
+
+    def train(self, mode: bool = True) -> PerceptualNet:
+        return super().train(False)  # BatchNorm-free, but keep it frozen whatever the trainer does
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = (x - self.mean) / self.std
+        out = []
+        for block in self.slices:
+            x = block(x)
+            out.append(x)
+        return out

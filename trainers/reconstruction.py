@@ -1,0 +1,194 @@
+"""Stage 2: the two-discriminator GAN that reconstructs the face under the mask.
+
+Done as DESIGN.md section 5 requires: G is trained by its adversarial terms (not a
+detached copy), and the mask discriminator D2 sees ``ground_truth*m`` as real and
+``composite*m`` as fake.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from datasets import ReconstructionDataset, collate_skip_broken
+from datasets.images import grid, tensor_to_image, write_image
+from losses import LSGANLoss, PerceptualLoss, SSIMLoss, feature_matching_loss
+from metrics import masked_l1, psnr, ssim
+from models import Generator, NLayerDiscriminator, PerceptualNet, PerceptualUnavailable, composite
+from trainers.base import Trainer
+
+log = logging.getLogger(__name__)
+SAMPLE_ROWS = 4
+
+
+class ReconstructionTrainer(Trainer):
+    """``python3 train.py facemask``: checkpoints ``model_{epoch}_{iter}.pth`` (keys G, D, D2)."""
+
+    kind = "facemask"
+
+    def build(self) -> None:
+        cfg = self.cfg
+        self.train_set = self.make_dataset(cfg.root_dir, cfg.train_anns)
+        if cfg.val_anns:
+            self.val_set = self.make_dataset(cfg.root_dir, cfg.val_anns)
+        elif cfg.val_dir:
+            self.val_set = self.make_dataset(cfg.val_dir, None)
+        self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim)
+        self.models["D"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
+        self.models["D2"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
+        betas = (0.5, 0.999)  # the usual GAN setting: less momentum keeps G and D in step
+        for name in ("G", "D", "D2"):
+            self.optimizers[name] = torch.optim.Adam(self.models[name].parameters(), lr=cfg.lr, betas=betas)
+        self.adversarial = LSGANLoss(cfg.real_label, cfg.fake_label)
+        self.ssim_loss = SSIMLoss()
+        self.perceptual = self.make_perceptual()
+
+    def make_dataset(self, root: str, anns: str | None) -> ReconstructionDataset:
+        cfg = self.cfg
+        return ReconstructionDataset(root, cfg.img_size, cfg.image_dir, cfg.masked_dir,
+                                     cfg.binary_dir, anns, cfg.cache_images)
+
+    def make_perceptual(self) -> PerceptualLoss | None:
+        """VGG19 perceptual loss, or None for feature matching (``perceptual`` config)."""
+        mode = self.cfg.perceptual
+        if mode == "none" or self.cfg.lambda_per == 0:
+            return None
+        try:
+            net = PerceptualNet.pretrained()
+        except PerceptualUnavailable as err:
+            if mode == "vgg":
+                raise
+            self.info(f"notice: {err}. Using discriminator feature matching as the perceptual term.")
+            return None
+        return PerceptualLoss(net.to(self.device))
+
+    def audio_embedding(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        """The audio conditioning for this batch (None without audio)."""
+        return None
+
+    def generator_loss_terms(self, out: torch.Tensor, comp: torch.Tensor,
+                             batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """G's loss terms (unweighted). The discriminators are frozen and used unwrapped:
+        their weights get no gradient here and DDP does not sync them."""
+        gt, m = batch["image"], batch["mask"]
+        D, D2 = self.models["D"], self.models["D2"]
+        terms: dict[str, torch.Tensor] = {}
+        with self.autocast():
+            fake_whole, fake_feats = D(comp, features=True)
+            fake_mask, fake_feats2 = D2(comp * m, features=True)
+        terms["adv_D"] = self.adversarial(fake_whole, real=True)
+        terms["adv_D2"] = self.adversarial(fake_mask, real=True)
+        terms["rec"] = F.smooth_l1_loss(out.float(), gt) + self.ssim_loss(out.float(), gt)
+        if self.perceptual is not None:
+            with self.autocast():
+                terms["per"] = self.perceptual(comp, gt)
+        elif self.cfg.perceptual != "none" and self.cfg.lambda_per:
+            with torch.no_grad(), self.autocast():
+                _, real_feats = D(gt, features=True)
+                _, real_feats2 = D2(gt * m, features=True)
+            terms["per"] = (feature_matching_loss(fake_feats, real_feats)
+                            + feature_matching_loss(fake_feats2, real_feats2))
+        return terms
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        cfg = self.cfg
+        batch = self.flip_batch(self.to_device(batch), ("image", "masked", "mask"))
+        gt, masked, m = batch["image"], batch["masked"], batch["mask"]
+        G, D, D2 = self.train_models["G"], self.train_models["D"], self.train_models["D2"]
+        opt = self.optimizers
+
+        with self.autocast():
+            out = G(masked, m, self.audio_embedding(batch))
+        comp = composite(masked, out.float(), m)
+
+        # Discriminators: real = ground truth (whole / masked region), fake = composite.
+        # Real and fake go through in one batch (norms are per-sample, so this is exact).
+        fake = comp.detach()
+        with self.autocast():
+            s_real, s_fake = D(torch.cat([gt, fake])).chunk(2)
+            s2_real, s2_fake = D2(torch.cat([gt * m, fake * m])).chunk(2)
+        loss_d = self.adversarial(s_real, True) + self.adversarial(s_fake, False)
+        loss_d2 = self.adversarial(s2_real, True) + self.adversarial(s2_fake, False)
+        d_ok = self.step_ok(loss_d + loss_d2, "discriminator")
+        if d_ok:
+            opt["D"].zero_grad(set_to_none=True)
+            opt["D2"].zero_grad(set_to_none=True)
+            (loss_d + loss_d2).backward()
+            opt["D"].step()
+            opt["D2"].step()
+
+        # Generator: reconstruction + perceptual + both adversarial terms, not detached.
+        for p in (*self.models["D"].parameters(), *self.models["D2"].parameters()):
+            p.requires_grad_(False)
+        try:
+            terms = self.generator_loss_terms(out, comp, batch)
+        finally:
+            for p in (*self.models["D"].parameters(), *self.models["D2"].parameters()):
+                p.requires_grad_(True)
+        loss_g = (cfg.lambda_rc * terms["rec"] + cfg.lambda_G * (terms["adv_D"] + terms["adv_D2"])
+                  + cfg.lambda_per * terms.get("per", torch.zeros((), device=gt.device)))
+        if not self.step_ok(loss_g, "generator"):
+            return {}
+        if d_ok:
+            self.nonfinite_in_row = 0
+        opt["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt["G"].step()
+        with torch.no_grad():
+            l1_mask = masked_l1(comp, gt, m).nanmean()
+        return {"loss_G": loss_g.item(), "loss_D": loss_d.item(), "loss_D2": loss_d2.item(),
+                **{k: v.item() for k, v in terms.items()}, "l1_mask": float(l1_mask)}
+
+    @torch.inference_mode()
+    def reconstruct(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw generator output and composite for a device batch (eval mode is the caller's)."""
+        with self.autocast():
+            out = self.models["G"](batch["masked"], batch["mask"], self.audio_embedding(batch))
+        out = out.float()
+        return out, composite(batch["masked"], out, batch["mask"])
+
+    @torch.inference_mode()
+    def validate(self) -> dict[str, float]:
+        if self.val_set is None:
+            return {}
+        G = self.models["G"]
+        G.eval()
+        sums: dict[str, float] = {"psnr_mask": 0.0, "ssim_mask": 0.0, "l1_mask": 0.0, "psnr": 0.0}
+        count = 0
+        for batch in self.loader(self.val_set):
+            if batch is None:
+                continue
+            batch = self.to_device(batch)
+            _, comp = self.reconstruct(batch)
+            gt, m = batch["image"], batch["mask"]
+            has_mask = m.flatten(1).sum(1) > 0
+            sums["psnr"] += float(psnr(comp, gt).sum())
+            sums["psnr_mask"] += float(psnr(comp, gt, m)[has_mask].sum())
+            sums["ssim_mask"] += float(ssim(comp, gt, m)[has_mask].sum())
+            sums["l1_mask"] += float(masked_l1(comp, gt, m)[has_mask].sum())
+            count += int(has_mask.sum())
+        G.train()
+        return {k: v / max(count, 1) for k, v in sums.items()}
+
+    @torch.inference_mode()
+    def write_samples(self, path: Path) -> None:
+        """Five columns (DESIGN.md section 4): masked input | input with white hole |
+        raw generator output | composite | ground truth."""
+        dataset = self.val_set or self.train_set
+        items = [dataset[i] for i in range(min(SAMPLE_ROWS, len(dataset)))]
+        items = [i for i in items if i is not None]
+        if not items:
+            return
+        batch = self.to_device(collate_skip_broken(items))
+        G = self.models["G"]
+        G.eval()
+        out, comp = self.reconstruct(batch)
+        G.train()
+        masked, m, gt = batch["masked"], batch["mask"], batch["image"]
+        hole = masked * (1 - m) + m
+        rows = [[tensor_to_image(t[k]) for t in (masked, hole, out, comp, gt)] for k in range(len(items))]
+        write_image(path, grid(rows))
