@@ -116,6 +116,11 @@ def check_value(name: str, value: Any, source: str) -> Any:
             else:
                 raise wrong()
     elif kind == "float":
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise wrong() from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong()
         value = float(value)

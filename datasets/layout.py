@@ -73,14 +73,12 @@ def read_annotations(csv_path: Path, root: Path) -> list[Sample]:
     samples, missing = [], []
     with open(csv_path, newline="", encoding="utf-8-sig") as f:
         rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    if rows and (len(rows[0]) < 3 or Path(rows[0][1].strip()).suffix.lower() not in IMAGE_EXTS):
+        rows = rows[1:]  # a header such as "index,masked,binary"
     for line, row in enumerate(rows, 1):
         if len(row) < 3:
-            if line == 1:
-                continue
-            raise DatasetError(f"{csv_path}, line {line}: expected index,masked_path,binary_path; "
+            raise DatasetError(f"{csv_path}, row {line}: expected index,masked_path,binary_path; "
                                f"got {len(row)} column(s)")
-        if line == 1 and Path(row[1].strip()).suffix.lower() not in IMAGE_EXTS:
-            continue  # a header such as "index,masked,binary"
         masked = root / row[1].strip().replace("\\", "/")
         mask = root / row[2].strip().replace("\\", "/")
         name = strip_suffix(masked.stem, MASKED_SUFFIX)
