@@ -22,7 +22,7 @@ class Generator(UNet):
     shifts the bottleneck features (feature-wise linear modulation).
     """
 
-    def __init__(self, base_channels: int = 64, depth: int = 4, arch: str = "unet",
+    def __init__(self, base_channels: int = 32, depth: int = 4, arch: str = "unet",
                  audio: str = "none", audio_dim: int = 128) -> None:
         if audio not in AUDIO_MODES:
             raise ValueError(f"audio must be one of {AUDIO_MODES}, got {audio!r}")
