@@ -9,8 +9,16 @@ from helpers_prepare import astronaut
 from datasets.face_crop import crop_box, crop_square, find_faces
 from datasets.images import resize_image
 from datasets.mask_shapes import Canvas
-from datasets.masks import (MASK_TYPES, TEXTURES, MaskStyle, draw_mask, head_turn, key_points,
-                            parse_color, variant_for)
+from datasets.masks import (
+    MASK_TYPES,
+    TEXTURES,
+    MaskStyle,
+    draw_mask,
+    head_turn,
+    key_points,
+    parse_color,
+    variant_for,
+)
 
 SIZE = 256
 
