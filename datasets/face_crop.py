@@ -37,15 +37,14 @@ class Face:
         return self.box[2] - self.box[0]
 
 
-def find_faces(image: np.ndarray) -> list[Face]:
-    """Faces in ``(H,W,3)`` uint8 RGB, largest first, each with its 68 landmarks.
+def detect_boxes(image: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Face boxes (left, top, right, bottom) and detector scores in ``(H,W,3)`` uint8 RGB,
+    largest first.
 
     Searches a copy scaled to at most ``DETECT_MAX_SIDE``; when nothing is found there it
     tries again at twice that resolution (dlib's upsampling), which finds faces down to
-    about 40 px. Landmarks are fitted on the full-resolution image.
+    about 40 px. Detections scoring under ``MIN_SCORE_RATIO`` of the best are dropped.
     """
-    import dlib
-
     h, w = image.shape[:2]
     scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
     small = image if scale == 1.0 else cv2.resize(image, (round(w * scale), round(h * scale)),
@@ -54,14 +53,20 @@ def find_faces(image: np.ndarray) -> list[Face]:
     if not found:
         return []
     best = max(score for _, score in found)
-    faces = []
-    for rect, score in found:
-        if score < MIN_SCORE_RATIO * best:
-            continue
-        box = tuple(int(round(c / scale)) for c in (rect.left(), rect.top(), rect.right(), rect.bottom()))
-        full_rect = dlib.rectangle(*box)
-        faces.append(Face(box, float(score), landmarks(image, full_rect)))
-    return faces
+    return [(tuple(int(round(c / scale)) for c in (r.left(), r.top(), r.right(), r.bottom())), float(score))
+            for r, score in found if score >= MIN_SCORE_RATIO * best]
+
+
+def fit_landmarks(image: np.ndarray, boxes: list[tuple[tuple[int, int, int, int], float]]) -> list[Face]:
+    """The 68 landmarks of each detected box, fitted on the full-resolution image."""
+    import dlib
+
+    return [Face(box, score, landmarks(image, dlib.rectangle(*box))) for box, score in boxes]
+
+
+def find_faces(image: np.ndarray) -> list[Face]:
+    """Faces in ``(H,W,3)`` uint8 RGB, largest first, each with its 68 landmarks."""
+    return fit_landmarks(image, detect_boxes(image))
 
 
 def crop_box(lm: np.ndarray) -> tuple[float, float, float]:

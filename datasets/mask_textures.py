@@ -80,6 +80,28 @@ def accent_color(base: np.ndarray) -> np.ndarray:
     return np.array([0.96, 0.95, 0.92]) if luma < 0.55 else np.clip(base * 0.35 + [0.1, 0.05, 0.2], 0, 1)
 
 
+def low_pass(field: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a 2-D float32 field with a large ``sigma`` (pixels), computed at a
+    reduced resolution (the result has no detail finer than sigma anyway)."""
+    h, w = field.shape[:2]
+    factor = max(1, int(sigma // 4))
+    if factor == 1:
+        return cv2.GaussianBlur(field, (0, 0), sigma)
+    small = cv2.resize(field, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def smooth_noise(shape: tuple[int, int], rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """``(H,W)`` float32 Gaussian noise smoothed over ``sigma`` pixels, unit standard deviation."""
+    factor = max(1, int(sigma // 4))
+    h, w = shape
+    small = rng.standard_normal((max(1, h // factor) + 1, max(1, w // factor) + 1)).astype(np.float32)
+    small = cv2.GaussianBlur(small, (0, 0), max(sigma / factor, 0.5))
+    field = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return field / (field.std() + 1e-6)
+
+
 def fabric_grain(shape: tuple[int, int], rng: np.random.Generator, px_per_unit: float,
                  strength: float) -> np.ndarray:
     """Multiplicative ``(H,W)`` grain around 1: fine weave lines plus soft blotches.
@@ -91,6 +113,5 @@ def fabric_grain(shape: tuple[int, int], rng: np.random.Generator, px_per_unit: 
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     period = max(2.0, 0.02 * px_per_unit)
     weave = 0.5 * (np.sin(2 * np.pi * x / period) * np.sin(2 * np.pi * y / period))
-    blotch = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.06 * px_per_unit)
-    blotch /= blotch.std() + 1e-6
+    blotch = smooth_noise((h, w), rng, 0.06 * px_per_unit)
     return 1.0 + strength * (0.6 * weave + 0.4 * np.clip(blotch, -2.5, 2.5) / 2.5)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from datasets.mask_shapes import PAINTERS, TEMPLATE_KEY_POINTS, Canvas
-from datasets.mask_textures import PATTERNS, accent_color, fabric_grain, pattern
+from datasets.mask_textures import PATTERNS, accent_color, fabric_grain, low_pass, pattern
 
 MASK_TYPES = tuple(PAINTERS)
 TEXTURES = PATTERNS
@@ -159,7 +159,7 @@ def _match_lighting(face: np.ndarray, colors: np.ndarray, painted: np.ndarray, b
     luma = face.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
     mean = float(luma[painted].mean())
     gain = float(np.clip(np.sqrt(mean / 0.55), 0.5, 1.1))
-    smooth = cv2.GaussianBlur(luma, (0, 0), max(blur_px, 1.0))
+    smooth = low_pass(luma, max(blur_px, 1.0))
     local = np.clip(smooth / max(float(smooth[painted].mean()), 1e-3), 0.7, 1.3) ** 0.6
     return np.clip(colors * (gain * local)[..., None], 0, 1)
 

@@ -33,7 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.face_crop import Face, crop_box, crop_square, find_faces, square_pad
+from datasets.face_crop import (
+    Face,
+    crop_box,
+    crop_square,
+    detect_boxes,
+    find_faces,
+    fit_landmarks,
+    square_pad,
+)
 from datasets.images import IMAGE_EXTS, ImageReadError, grid, load_image, resize_image, write_image
 from datasets.layout import BINARY_SUFFIX, MASKED_SUFFIX
 from datasets.masks import MASK_TYPES, TEXTURES, MaskFitError, draw_mask, parse_color, random_style
@@ -135,7 +143,8 @@ class PrepareSummary:
         return Counter(r.reason for r in self.results if r.status == "skipped")
 
     def timing(self) -> dict[str, float]:
-        """Seconds per stage (read, detect, landmarks, crop, draw, write) summed over inputs."""
+        """Seconds per stage summed over inputs: read (decode), detect (face detection),
+        landmarks, draw (crop, resize and mask), write (PNG encoding and files)."""
         total: Counter = Counter()
         for r in self.results:
             total.update(r.timings)
@@ -255,15 +264,17 @@ def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
         image = resize_image(square_pad(image), options.size)
     clock.lap("read")
 
-    faces = find_faces(image)
-    clock.lap("detect")  # includes the landmarks of each detected face
-    result.faces = len(faces)
-    if not faces:
+    boxes = detect_boxes(image)
+    clock.lap("detect")
+    result.faces = len(boxes)
+    if not boxes:
         return skip("no_face", "no face found")
-    big = [f for f in faces if f.width >= options.min_face]
+    widths = [box[2] - box[0] for box, _ in boxes]
+    big = [b for b, width in zip(boxes, widths) if width >= options.min_face]
     if not big:
-        return skip("face_too_small", f"largest face {faces[0].width} px wide, under {options.min_face} px")
-    chosen = big if options.all_faces else big[:1]
+        return skip("face_too_small", f"largest face {max(widths)} px wide, under {options.min_face} px")
+    chosen = fit_landmarks(image, big if options.all_faces else big[:1])
+    clock.lap("landmarks")
 
     rng = _rng_for(name, options.seed)
     style = random_style(rng, options.mask_type, options.color, options.texture)
