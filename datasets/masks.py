@@ -164,6 +164,11 @@ def _match_lighting(face: np.ndarray, colors: np.ndarray, painted: np.ndarray, b
     return np.clip(colors * (gain * local)[..., None], 0, 1)
 
 
+def _is_gray(image: np.ndarray) -> bool:
+    """True when all three channels are equal (a grayscale photo loaded as RGB)."""
+    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
+
+
 def draw_mask(image: np.ndarray, lm: np.ndarray, style: MaskStyle, rng: np.random.Generator,
               variant: str | None = None) -> DrawnMask:
     """Draw a mask of ``style`` on the face with landmarks ``lm`` ``(68,2)`` in ``image``
@@ -214,6 +219,8 @@ def draw_mask(image: np.ndarray, lm: np.ndarray, style: MaskStyle, rng: np.rando
 
     roi = image[y0:y1, x0:x1]
     lit = _match_lighting(roi, colors, painted, blur_px=canvas.px_per_unit / 1.3 / 3)
+    if _is_gray(image):  # a black-and-white photo gets a grey mask, or the mask would give itself away
+        lit = np.repeat(lit @ np.array([0.299, 0.587, 0.114], np.float32), 3).reshape(lit.shape)
     out = image.copy()
     out_roi = out[y0:y1, x0:x1]
     out_roi[painted] = np.round(lit[painted] * 255).astype(np.uint8)

@@ -435,6 +435,9 @@ def prepare_video(video: str | Path, out: str | Path, fps: float = 1.0, options:
     video, root = Path(video), Path(out)
     if fps <= 0:
         raise PrepareError(f"--fps must be > 0, got {fps}")
+    if options.shard[1] != 1:
+        # Shards would extract the same frames concurrently; one process per video, --workers inside.
+        raise PrepareError("--shard is for image folders; prepare a video in one process (use --workers)")
     row = ItemResult(str(video), video.stem, "skipped")
     try:
         info = probe(video)

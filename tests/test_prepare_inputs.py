@@ -100,8 +100,9 @@ def test_odd_formats_come_out_upright_and_loadable(bad_run):
     upright = load_image(output_paths(root, "ästronaut ü 1")[0]).astype(int)
     rotated = load_image(output_paths(root, "exif rotated")[0]).astype(int)
     assert np.abs(upright - rotated).mean() < 6, "EXIF orientation applied before the crop"
-    gray = load_image(output_paths(root, "gray")[0])
-    assert np.array_equal(gray[..., 0], gray[..., 2]), "grayscale stays gray"
+    for gray in (load_image(p) for p in output_paths(root, "gray")[:2]):
+        assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2]), \
+            "a grayscale photo stays gray, its mask too"
     names = {r.name for r in bad_run[2].results if r.status == "done"}
     assert len(ReconstructionDataset(root, 64)) == len(names) == 9
     train = SegmentationDataset(root, 64, root / "annotations" / "train.csv")

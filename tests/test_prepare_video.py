@@ -99,3 +99,8 @@ def test_silent_and_missing_videos_are_reported(videos, tmp_path, capsys):
     assert err.count("\n") == 0 and "video not found" in err
     with open(tmp_path / "gone" / "prepare_report.csv", newline="") as f:
         assert next(csv.DictReader(f))["reason"] == "missing_video"
+    (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(3000))
+    with pytest.raises(PrepareError, match="not a readable video"):
+        prepare_video(tmp_path / "broken.mp4", tmp_path / "broken", options=OPTIONS)
+    with open(tmp_path / "broken" / "prepare_report.csv", newline="") as f:
+        assert next(csv.DictReader(f))["reason"] == "unreadable_video"
