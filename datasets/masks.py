@@ -203,7 +203,11 @@ def draw_mask(image: np.ndarray, lm: np.ndarray, style: MaskStyle, rng: np.rando
     # Warp only into the mask's bounding box: the rest of a large photo is untouched anyway.
     ch, cw = canvas.shape
     corners = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float64)
-    warped_corners = cv2.perspectiveTransform(corners[None].astype(np.float64), homography)[0]
+    depth = np.c_[corners, np.ones(4)] @ homography[2]
+    if np.any(depth <= 1e-9 * np.abs(depth).max()):
+        # The canvas would cross the homography's horizon: landmarks of a profile or broken face.
+        raise MaskFitError("the key points give a degenerate mask warp (head in profile?)")
+    warped_corners = cv2.perspectiveTransform(corners[None], homography)[0]
     x0, y0 = np.floor(warped_corners.min(0)).astype(int)
     x1, y1 = np.ceil(warped_corners.max(0)).astype(int)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)

@@ -44,7 +44,7 @@ from datasets.face_crop import (
 )
 from datasets.images import IMAGE_EXTS, ImageReadError, grid, load_image, resize_image, write_image
 from datasets.layout import BINARY_SUFFIX, MASKED_SUFFIX
-from datasets.masks import MASK_TYPES, TEXTURES, MaskFitError, draw_mask, parse_color, random_style
+from datasets.masks import MASK_TYPES, TEXTURES, MaskFitError, MaskStyle, draw_mask, parse_color, random_style
 
 IMAGE_DIR, MASKED_DIR, BINARY_DIR = "image", "image_masked", "image_binary"
 OUTPUT_EXT = ".png"  # lossless for all three: masks must stay exact, images not re-compressed
@@ -209,9 +209,10 @@ def _faces_in_crop(faces: list[Face], origin: np.ndarray, side: float, size: int
     return out
 
 
-def _masked_views(image: np.ndarray, faces_lm: list[np.ndarray], style, rng,
+def _masked_views(image: np.ndarray, faces_lm: list[np.ndarray], style: MaskStyle, rng: np.random.Generator,
                   result: ItemResult) -> tuple[np.ndarray, np.ndarray]:
-    """Draw one mask per face (first face required, others best effort)."""
+    """Draw one mask per face: the first must fit (MaskFitError otherwise), the others
+    are best effort. Returns the masked image and the union of the painted pixels."""
     masked, mask = image, np.zeros(image.shape[:2], bool)
     for k, lm in enumerate(faces_lm):
         try:
@@ -280,18 +281,26 @@ def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
     style = random_style(rng, options.mask_type, options.color, options.texture)
     result.texture = style.texture or ""
     views = []  # (output name, clean, masked, mask)
-    if options.crop == "none":
-        masked, mask = _masked_views(image, [f.landmarks for f in chosen], style, rng, result)
-        views.append((name, image, masked, mask))
-    else:
-        for k, face in enumerate(chosen):
-            cx, cy, side = crop_box(face.landmarks)
-            crop, origin = crop_square(image, cx, cy, side)
-            clean = resize_image(crop, options.size)
-            others = _faces_in_crop([f for f in chosen if f is not face], origin, side, options.size)
-            own = (face.landmarks - origin) * (options.size / side)
-            masked, mask = _masked_views(clean, [own, *others], style, rng, result)
-            views.append((name if k == 0 else f"{name}_face{k + 1}", clean, masked, mask))
+    try:
+        if options.crop == "none":
+            masked, mask = _masked_views(image, [f.landmarks for f in chosen], style, rng, result)
+            views.append((name, image, masked, mask))
+        else:
+            for k, face in enumerate(chosen):
+                cx, cy, side = crop_box(face.landmarks)
+                crop, origin = crop_square(image, cx, cy, side)
+                clean = resize_image(crop, options.size)
+                others = _faces_in_crop([f for f in chosen if f is not face], origin, side, options.size)
+                own = (face.landmarks - origin) * (options.size / side)
+                try:
+                    masked, mask = _masked_views(clean, [own, *others], style, rng, result)
+                except MaskFitError:
+                    if k == 0:
+                        raise
+                    continue  # another face's crop: best effort
+                views.append((name if k == 0 else f"{name}_face{k + 1}", clean, masked, mask))
+    except MaskFitError as err:
+        return skip("mask_fit", str(err))
     clock.lap("draw")
 
     for out_name, clean, masked, mask in views:

@@ -12,6 +12,7 @@ from datasets.mask_shapes import Canvas
 from datasets.masks import (
     MASK_TYPES,
     TEXTURES,
+    MaskFitError,
     MaskStyle,
     draw_mask,
     head_turn,
@@ -135,3 +136,13 @@ def test_parse_color():
     assert parse_color("#7ab0de") == (122, 176, 222) and parse_color("FFFFFF") == (255, 255, 255)
     with pytest.raises(ValueError, match="6 hex digits"):
         parse_color("blue")
+
+
+def test_impossible_landmarks_raise_mask_fit_error(face):
+    image, lm = face
+    collapsed = np.repeat(lm[:1], 68, axis=0)
+    crossed = lm.copy()
+    crossed[0:9, 0] = lm[16:7:-1, 0] + 0.8 * SIZE  # one jaw side thrown far past the other
+    for bad in (collapsed, crossed):
+        with pytest.raises(MaskFitError):
+            draw_mask(image, bad, MaskStyle("surgical"), np.random.default_rng(0))
