@@ -21,8 +21,11 @@ def use_project_venv() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
-            os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
+        # A venv's python is a symlink to the base interpreter, so compare prefixes, not
+        # executables; orig_argv keeps "-m package.module" (sys.argv[0] is "-m" during -m imports).
+        in_venv = Path(sys.prefix).resolve() == VENV_PYTHON.parents[1].resolve()
+        if VENV_PYTHON.exists() and not in_venv:
+            os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.orig_argv[1:]])
         sys.exit("error: PyTorch is not installed; run 'make setup' (creates .venv) first")
 
 

@@ -75,3 +75,11 @@ def face_descriptor(rgb: np.ndarray, rect) -> np.ndarray:
     """dlib's 128-d face descriptor; Euclidean distance < 0.6 means the same person."""
     shape = landmark_predictor()(np.ascontiguousarray(rgb), rect)
     return np.array(face_encoder().compute_face_descriptor(np.ascontiguousarray(rgb), shape))
+
+
+def detect_faces_scored(rgb: np.ndarray, upsample: int = 1) -> list[tuple[object, float]]:
+    """``(dlib.rectangle, score)`` pairs, largest first; the score is the HOG detector's
+    confidence (real faces score well above 0, look-alike patches near 0)."""
+    rects, scores, _ = face_detector().run(np.ascontiguousarray(rgb), upsample, 0.0)
+    pairs = list(zip(rects, scores))
+    return sorted(pairs, key=lambda p: p[0].width() * p[0].height(), reverse=True)
