@@ -194,16 +194,17 @@ class Run:
                         continue
                     self.process(entry)
                     bar.update(len(entry))
-        except BaseException:
+            if self.video is not None:
+                if self.video.count == 0:
+                    raise VideoError(f"{self.source.path}: the video has no frames")
+                with self.timer("write"):
+                    self.video.close()
+        except BaseException:  # Ctrl-C included: leave no half-written video or CSV behind
             if self.video is not None:
                 self.video.abort()
+            if self.metrics_csv is not None:
+                self.metrics_csv.abort()
             raise
-        if self.video is not None:
-            if self.video.count == 0:
-                self.video.abort()
-                raise VideoError(f"{self.source.path}: the video has no frames")
-            with self.timer("write"):
-                self.video.close()
         if self.metrics_csv is not None:
             self.metrics_csv.close()
             self.outputs["metrics"] = str(self.metrics_csv.path)
@@ -241,7 +242,9 @@ class Run:
         }
 
     def print_summary(self, summary: dict[str, Any]) -> None:
-        p = lambda line: print(line, file=self.out)  # noqa: E731
+        def p(line: str) -> None:
+            print(line, file=self.out)
+
         p(f"processed {self.processed} image(s) from {self.source.path} ({self.source.kind}); "
           f"skipped {len(self.skipped)}")
         for s in self.skipped[:20]:
@@ -272,10 +275,13 @@ def run(cfg: Config, options: Options, reconstructor: MaskReconstructor | None =
     out = out or sys.stdout
     ensure_writable(options.out_dir)  # before any work: fail in a second, not after an hour
     source = open_input(options.input, cfg)
-    weights: dict[str, str] = {}
-    if reconstructor is None:
-        reconstructor, weights = load_reconstructor(cfg, StageTimer(), out)
-    return Run(cfg, options, source, reconstructor, weights, out).execute()
+    try:
+        weights: dict[str, str] = {}
+        if reconstructor is None:
+            reconstructor, weights = load_reconstructor(cfg, StageTimer(), out)
+        return Run(cfg, options, source, reconstructor, weights, out).execute()
+    finally:
+        source.close()
 
 
 ERRORS = (ConfigError, CheckpointError, InputError, VideoError, ImageReadError, OutputError,

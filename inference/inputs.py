@@ -66,6 +66,9 @@ class Source:
     def __iter__(self) -> Iterator[Item | Skipped]:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release what the source holds open (a video's decoder)."""
+
 
 class FileSource(Source):
     """A dataset root, a photo folder or one image: a list of files read one by one."""
@@ -102,6 +105,9 @@ class VideoSource(Source):
     def __iter__(self) -> Iterator[Item | Skipped]:
         for index, frame in enumerate(self.reader):
             yield Item(f"{self.path.stem}_{index:06d}", frame)
+
+    def close(self) -> None:
+        self.reader.close()
 
 
 def _fit(array: np.ndarray, shape: tuple[int, int], nearest: bool) -> np.ndarray:
@@ -156,7 +162,8 @@ def open_input(path: str | Path, cfg: Config) -> Source:
     """The source behind ``--input``; ``InputError`` / ``VideoError`` if it cannot be used."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"input not found: {path}")
+        raise InputError(f"input not found: {path} (pass --input PATH: a dataset root, a folder "
+                         "of photos, an image or a video)")
     if path.is_dir():
         if (path / cfg.masked_dir).is_dir():
             entries = _dataset_entries(path, cfg)

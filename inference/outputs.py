@@ -100,6 +100,11 @@ class MetricsCsv:
         self._file.close()
         self._tmp.replace(self.path)
 
+    def abort(self) -> None:
+        """Drop the partial file (the run failed)."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     """``summary.json`` (NaN already replaced by null), written atomically."""
