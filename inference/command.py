@@ -290,7 +290,8 @@ ERRORS = (ConfigError, CheckpointError, InputError, VideoError, ImageReadError, 
 
 def main(argv: list[str] | None, comparison: bool, description: str, default_ext: str) -> int:
     """Entry point of both scripts: parse, run, turn expected errors into one line (exit 2)."""
-    args = build_parser(description, default_ext).parse_args(argv)
+    # intermixed: key=value overrides may come before, between or after the options
+    args = build_parser(description, default_ext).parse_intermixed_args(argv)
     cli.setup_logging()
     with cli.one_line_errors(*ERRORS):
         cfg = config_from_args(args)

@@ -240,7 +240,7 @@ def test_wrong_kind_and_wrong_architecture(assets, tmp_path, capsys):
     assert "cannot be read" in line
 
 
-def test_empty_input_missing_input_and_bad_single_image(assets, tmp_path, capsys):
+def test_empty_input_missing_input_bad_single_image_or_video(assets, tmp_path, capsys):
     base = ["--out", str(tmp_path / "o"), f"checkpoint_path={assets['weights']}"]
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -249,6 +249,9 @@ def test_empty_input_missing_input_and_bad_single_image(assets, tmp_path, capsys
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"garbage")
     assert "bad.png" in error_line(infer_jpgs, ["--input", str(bad), *base], capsys)
+    fake_video = tmp_path / "clip.mp4"
+    fake_video.write_bytes(b"not a video at all")
+    assert "not a readable video" in error_line(infer, ["--input", str(fake_video), *base], capsys)
 
 
 def test_unwritable_output_fails_before_any_work(assets, tmp_path, capsys):
