@@ -61,7 +61,6 @@ class Source:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count: int | None = None
-        self.has_truth = False
 
     def __iter__(self) -> Iterator[Item | Skipped]:
         raise NotImplementedError
@@ -80,7 +79,6 @@ class FileSource(Source):
         self.entries = entries
         self.skipped = skipped or []
         self.count = len(entries) + len(self.skipped)
-        self.has_truth = any(e.truth is not None or e.truth_mask is not None for e in entries)
 
     def __iter__(self) -> Iterator[Item | Skipped]:
         yield from self.skipped
