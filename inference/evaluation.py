@@ -24,6 +24,7 @@ from inference.inputs import Item
 from inference.pipeline import Reconstruction
 from metrics import (
     PSNR_CAP_DB,
+    PixelAccuracy,
     dice_per_image,
     identity_distances,
     psnr,
@@ -82,7 +83,7 @@ def evaluate(item: Item, result: Reconstruction, with_truth_mask: Reconstruction
     if item.truth_mask is not None:
         target = _mask(item.truth_mask, device)
         row["seg_dice"] = float(dice_per_image(predicted, target)[0])
-        row["seg_pixel_accuracy"] = float((predicted == target).double().mean())
+        row["seg_pixel_accuracy"] = float(PixelAccuracy().update(predicted, target)[0])
     if item.truth is None:
         return row
     truth = _image(item.truth, device)
