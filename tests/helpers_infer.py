@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
+import pytest
 import torch
 from skimage import data as skdata
 from torch import nn
@@ -19,6 +22,19 @@ from datasets.images import write_image
 REPO = Path(__file__).resolve().parents[1]
 CELEBA30 = REPO.parent / "shared" / "fixtures" / "celeba30"
 MASK_RGB = (120, 170, 230)  # a surgical-mask blue
+# Subprocesses get one thread too (torch reads this at start-up).
+ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and on a busy machine the threads' barriers
+    cost more than the work (60 training steps: 1.4 s on one thread, up to 40 s on two
+    while other jobs share the cores). Restored afterwards for other test modules."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def face(height: int, width: int, shift: int = 0) -> np.ndarray:

@@ -21,12 +21,14 @@ import infer_jpgs
 from datasets.images import load_image, load_mask, write_image
 from helpers_infer import (
     CELEBA30,
+    ONE_THREAD_ENV,
     REPO,
     face,
     make_checkpoints,
     make_dataset,
     make_video,
     mask_region,
+    one_torch_thread,  # noqa: F401 (autouse fixture)
     put_mask,
     tiny_config,
 )
@@ -74,7 +76,8 @@ def test_dataset_both_scripts_as_subprocesses(assets, tmp_path):
     out = tmp_path / "results"
     cmd = [sys.executable, str(REPO / "infer.py"), "--input", str(assets["root"]),
            *common(assets, out), "--save-masks"]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env=ONE_THREAD_ENV)
     assert done.returncode == 0, done.stderr
     # the newest weights by iteration number were used, and said so
     assert f"segmentation weights: {assets['segm']}" in done.stdout
@@ -100,7 +103,8 @@ def test_dataset_both_scripts_as_subprocesses(assets, tmp_path):
     out2 = tmp_path / "jpgs"
     cmd = [sys.executable, str(REPO / "infer_jpgs.py"), "--input", str(assets["root"]),
            *common(assets, out2)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env=ONE_THREAD_ENV)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out2.iterdir()) == [f"results2_{n}.jpg" for n in assets["names"]]
     assert load_image(out2 / "results2_face00.jpg").shape == (40, 56, 3)

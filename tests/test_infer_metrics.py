@@ -13,7 +13,14 @@ import torch
 
 from configs import Config
 from datasets.images import write_image
-from helpers_infer import EchoGenerator, FixedSegmenter, face, mask_region, put_mask
+from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
+    EchoGenerator,
+    FixedSegmenter,
+    face,
+    mask_region,
+    one_torch_thread,
+    put_mask,
+)
 from inference.command import Options, run
 from inference.pipeline import MaskReconstructor
 from metrics import PSNR_CAP_DB, published_image_dice

@@ -13,7 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from configs import Config
-from helpers_infer import EchoGenerator, FixedSegmenter, face, make_video, mask_region, put_mask
+from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
+    EchoGenerator,
+    FixedSegmenter,
+    face,
+    make_video,
+    mask_region,
+    one_torch_thread,
+    put_mask,
+)
 from inference.command import Options, run
 from inference.morphology import binarize, clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor
