@@ -1,6 +1,6 @@
 """Inference speed per stage, at 256 and 512 px, on this machine; prints a Markdown table.
 
-    .venv/bin/python benchmarks/infer_speed.py [--sizes 256 512] [--batch 4] [--repeats 5]
+    .venv/bin/python benchmarks/infer_speed.py [--sizes 256 512] [--batch 4] [--repeats 5] [--threads N]
 
 The models have the default architectures of ``configs/segm.yaml`` (U-Net, 16 base
 channels) and ``configs/facemask.yaml`` (generator, 32 base channels), depth 4, with random
@@ -108,7 +108,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results = {size: measure(size, args.batch, args.repeats) for size in args.sizes}
     stages = list(next(iter(results.values())))
     print(f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
