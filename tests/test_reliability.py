@@ -167,7 +167,7 @@ def test_keep_last_and_best(tmp_path):
     trainer.fit()
     names = [p.name for p in list_checkpoints(cfg.checkpoint_path, "facemask")]
     periodic = [n for n in names if not n.endswith("_best.pth")]
-    assert periodic == ["model_2_5.pth", "model_3_6.pth"]
+    assert periodic == ["model_2_5.pth", "model_2_6.pth"]
     best = [n for n in names if n.endswith("_best.pth")]
     assert len(best) == 1
     assert load_checkpoint(Path(cfg.checkpoint_path) / best[0])["best_value"] == trainer.best_value

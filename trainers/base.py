@@ -13,6 +13,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -360,8 +361,12 @@ class Trainer:
                     else:
                         self.nonfinite_in_row = 0
                     self.iteration += 1
-                    for sched in self.schedulers.values():
-                        sched.step()
+                    with warnings.catch_warnings():
+                        # A skipped (non-finite) step leaves an optimizer unstepped; the schedule
+                        # still counts iterations, which is what we want.
+                        warnings.simplefilter("ignore", UserWarning)
+                        for sched in self.schedulers.values():
+                            sched.step()
                     for k, v in losses.items():
                         running[k] = v if k not in running else 0.9 * running[k] + 0.1 * v
                     bar.update(1)
