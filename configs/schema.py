@@ -38,7 +38,8 @@ KEYS: dict[str, Key] = {
     "img_size": Key("int", 512, "square side every image is resized to"),
     "flip": Key("bool", True, "random horizontal flips during training"),
     "cache_images": Key("bool", False,
-                        "keep decoded, resized images in memory after the first epoch"),
+                        "decode and resize the whole dataset once, before training, and keep "
+                        "it in memory (uint8; DataLoader workers share it)"),
     # --- outputs -----------------------------------------------------------------------
     "checkpoint_path": Key("str", "weights", "folder for model_*.pth checkpoints"),
     "sample_folder": Key("str", "samples", "folder for sample grids {epoch}_{iter}.png"),
@@ -46,7 +47,8 @@ KEYS: dict[str, Key] = {
     # --- optimisation ------------------------------------------------------------------
     "lr": Key("float", 1e-3, "Adam learning rate (G, D, D2 and the segmenter)"),
     "batch_size": Key("int", 4, "images per step (per process under torchrun)"),
-    "num_workers": Key("int", 2, "DataLoader worker processes"),
+    "num_workers": Key("int", 2, "DataLoader worker processes on CUDA (on the CPU the main "
+                       "process loads: decoding is under 1% of a CPU training step)"),
     "step_iters": Key("list[int]", [50000, 75000, 100000],
                       "iterations at which the learning rate is multiplied by gamma"),
     "gamma": Key("float", 0.1, "learning-rate decay factor at each of step_iters"),
@@ -55,8 +57,11 @@ KEYS: dict[str, Key] = {
     "seed": Key("int", 0, "seed for weights, shuffling and augmentation"),
     "device": Key("str", "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps"),
     "cuda": Key("bool?", None, "published key: false forces the CPU (prefer device)"),
-    "amp": Key("bool", True, "bf16 autocast on CUDA (ignored on CPU)"),
-    "channels_last": Key("bool", True, "channels_last memory format on CUDA"),
+    "amp": Key("bool", True, "bf16 autocast on CUDA (on the CPU only with cpu_amp too)"),
+    "cpu_amp": Key("bool", False, "bf16 autocast on the CPU as well (with amp): faster on CPUs "
+                   "with AVX512-BF16 or AMX; outputs differ from fp32 by about 1e-2"),
+    "channels_last": Key("bool", True, "channels_last memory format: training on CUDA, "
+                         "inference on CUDA and CPU"),
     "compile": Key("bool", False, "torch.compile the models"),
     "max_nonfinite": Key("int", 10, "stop after this many non-finite losses in a row"),
     # --- logging -----------------------------------------------------------------------

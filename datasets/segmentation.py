@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,12 @@ class ImageDataset(Dataset):
 
     A file that cannot be read is skipped with one warning: ``__getitem__`` returns None
     and ``collate_skip_broken`` drops it from the batch. ``cache_images`` keeps decoded,
-    resized arrays (uint8) in memory so small datasets are not decode-bound.
+    resized arrays (uint8) in memory so small datasets are not decode-bound: call
+    ``preload`` before making DataLoaders. Items cached later, inside a DataLoader worker,
+    stay in that worker and are lost when it exits at the end of the epoch; items preloaded
+    in the main process are inherited by forked workers (shared copy-on-write; with the
+    ``spawn`` start method each worker gets a copy). Memory: about
+    ``img_size**2 * 7`` bytes per triplet (1.8 MB at 512), so this is for small datasets.
     """
 
     def __init__(self, samples: list[Sample], img_size: int, what: str, cache_images: bool = False) -> None:
@@ -45,6 +52,19 @@ class ImageDataset(Dataset):
 
     def load_arrays(self, index: int) -> dict:
         raise NotImplementedError
+
+    def preload(self, threads: int | None = None) -> int:
+        """Decode every example into the cache now (``cache_images`` only), on ``threads``
+        threads (OpenCV decodes without holding the GIL). Returns the bytes cached."""
+        if self.cache is None:
+            raise RuntimeError("preload needs a dataset built with cache_images=True")
+        missing = [i for i in range(len(self)) if i not in self.cache]
+        with ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
+            for _ in pool.map(self.__getitem__, missing):
+                pass
+        size = sum(a.nbytes for arrays in self.cache.values() for a in arrays.values())
+        log.info("cached %d of %d examples in memory (%.0f MB)", len(self.cache), len(self), size / 1e6)
+        return size
 
     def __getitem__(self, index: int) -> dict | None:
         if self.cache is not None and index in self.cache:
