@@ -39,7 +39,15 @@ from trainers.checkpoint import (
     parse_name,
     save_checkpoint,
 )
-from trainers.distributed import DistContext, any_rank, init_distributed, pick_device
+from trainers.distributed import (
+    DistContext,
+    any_rank,
+    autocast_dtype,
+    barrier,
+    broadcast_buffers,
+    init_distributed,
+    pick_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +77,10 @@ class Trainer:
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.build()
+        if cfg.cache_images:
+            for dataset in (self.train_set, self.val_set):
+                if dataset is not None:
+                    dataset.preload()
         for model in self.models.values():
             model.to(self.device)
             if self.on_cuda and cfg.channels_last:
@@ -79,8 +91,6 @@ class Trainer:
         self.epoch = 0
         self.batch_in_epoch = 0  # batches of the current epoch already consumed
         self.nonfinite_in_row = 0
-        # Augmentation randomness has its own generator so resume can restore it exactly.
-        self.aug_rng = torch.Generator().manual_seed(cfg.seed + 1000 * self.dist.rank + 1)
         self.stop_requested = False
         self.ckpt_dir = Path(cfg.checkpoint_path)
         self.sample_dir = Path(cfg.sample_folder)
@@ -123,10 +133,10 @@ class Trainer:
         return DistributedDataParallel(model, device_ids=ids)
 
     def autocast(self):
-        """bf16 autocast on CUDA when ``amp`` is on; plain fp32 elsewhere."""
-        if self.on_cuda and self.cfg.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+        """bf16 autocast on CUDA when ``amp`` is on (on the CPU with ``cpu_amp`` too); plain
+        fp32 otherwise. Losses are computed in fp32 outside it."""
+        dtype = autocast_dtype(self.device, self.cfg.amp, self.cfg.cpu_amp)
+        return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
 
     def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
         out = {}
@@ -143,10 +153,16 @@ class Trainer:
         if not self.cfg.flip:
             return batch
         n = batch[keys[0]].shape[0]
-        flip = (torch.rand(n, generator=self.aug_rng) < 0.5).to(self.device).view(n, 1, 1, 1)
+        flip = (torch.rand(n, generator=self.augmentation_rng()) < 0.5).to(self.device).view(n, 1, 1, 1)
         for key in keys:
             batch[key] = torch.where(flip, batch[key].flip(-1), batch[key])
         return batch
+
+    def augmentation_rng(self) -> torch.Generator:
+        """This step's augmentation randomness: a function of (seed, rank, iteration) only, so
+        every rank draws differently and a resumed run (any rank) draws what it would have."""
+        seed = (self.cfg.seed * 65_536 + self.dist.rank) * 2**32 + self.iteration
+        return torch.Generator().manual_seed(seed % 2**63)
 
     def step_ok(self, loss: torch.Tensor, what: str) -> bool:
         """False (and a warning) for a non-finite loss, so the caller skips the update and
@@ -178,7 +194,9 @@ class Trainer:
 
     def loader(self, dataset: Dataset, indices: list[int] | None = None,
                batch_size: int | None = None) -> DataLoader:
-        workers = self.cfg.num_workers
+        # Worker processes and pinned memory pay off feeding a GPU; on the CPU they would
+        # take cores from the step itself, which costs 100x more than decoding its images.
+        workers = self.cfg.num_workers if self.on_cuda else 0
         return DataLoader(dataset, batch_size=batch_size or self.cfg.batch_size,
                           sampler=indices, shuffle=False, num_workers=workers,
                           collate_fn=collate_skip_broken, pin_memory=self.on_cuda,
@@ -210,7 +228,7 @@ class Trainer:
             "batch_in_epoch": self.batch_in_epoch,
             "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
             "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
-            "rng": {"torch": torch.get_rng_state(), "aug": self.aug_rng.get_state()},
+            "rng": {"torch": torch.get_rng_state()},
             "best_value": self.best_value,
             "config": self.cfg.to_dict(),
         }
@@ -253,7 +271,6 @@ class Trainer:
             self.batch_in_epoch = int(data.get("batch_in_epoch", 0))
             self.best_value = data.get("best_value")
             torch.set_rng_state(data["rng"]["torch"])
-            self.aug_rng.set_state(data["rng"]["aug"])
         except (KeyError, ValueError, TypeError, RuntimeError) as err:
             raise CheckpointError(f"checkpoint {path} has incomplete training state ({err}); "
                                   "it holds weights but cannot be resumed") from None
@@ -382,8 +399,12 @@ class Trainer:
                         last = self.save() or last
                 if self.batch_in_epoch >= self.batches_per_epoch():
                     self.end_epoch()
+        # DDP keeps parameters equal on every rank but each rank updates its own BatchNorm
+        # statistics: end with rank 0's everywhere, the model rank 0 saves.
+        broadcast_buffers(self.models.values(), self.dist)
         if self.iteration and (last is None or parse_name(self.kind, last)[1] != self.iteration):
             last = self.save() or last
+        barrier(self.dist)  # the job ends when rank 0's last checkpoint is written
         if self.dist.is_main:
             self.info(f"done: {self.iteration} iterations in {time.time() - t0:.0f} s"
                       + (f"; weights in {last}" if last else ""))

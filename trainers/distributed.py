@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 
 def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
@@ -29,6 +32,14 @@ def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device=mps asked for but MPS is not available (use device=auto)")
     return device
+
+
+def autocast_dtype(device: torch.device, amp: bool, cpu_amp: bool) -> torch.dtype | None:
+    """bf16 where mixed precision is on for this device (CUDA: ``amp``; CPU: ``amp`` and
+    ``cpu_amp``), else None (plain fp32)."""
+    if amp and (device.type == "cuda" or (device.type == "cpu" and cpu_amp)):
+        return torch.bfloat16
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,21 @@ def init_distributed(device_preference: str) -> DistContext:
         if use_cuda:
             torch.cuda.set_device(local % torch.cuda.device_count())
         dist.init_process_group("nccl" if use_cuda else "gloo")
+        # Leave the group cleanly at exit: a process that ends with it alive can abort
+        # ("terminate called without an active exception") while a peer is still saving.
+        atexit.register(close_distributed)
     return DistContext(rank, world, local)
+
+
+def close_distributed() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(ctx: DistContext) -> None:
+    """Wait here until every rank arrives (nothing to do in a single process)."""
+    if ctx.enabled:
+        dist.barrier()
 
 
 def any_rank(flag: bool, ctx: DistContext, device: torch.device) -> bool:
@@ -70,3 +95,13 @@ def any_rank(flag: bool, ctx: DistContext, device: torch.device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
+
+
+def broadcast_buffers(models: Iterable[nn.Module], ctx: DistContext) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank."""
+    if not ctx.enabled:
+        return
+    with torch.no_grad():
+        for model in models:
+            for buffer in model.buffers():
+                dist.broadcast(buffer, src=0)
