@@ -60,6 +60,8 @@ class MaskReconstructor:
                  dilate_iters: int = 1, amp: bool = True, channels_last: bool = True,
                  timer: StageTimer | None = None, cpu_amp: bool = False, fuse: bool = True) -> None:
         self.device = torch.device(device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # batches keep one shape: pick the fastest kernels once
         self.channels_last = channels_last
         self.amp_dtype = autocast_dtype(self.device, amp, cpu_amp)
         if fuse:
@@ -104,11 +106,15 @@ class MaskReconstructor:
         batch = np.stack([resize_image(im, self.img_size) for im in images])
         return self._to_device(torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255))
 
-    def segment(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B,3,S,S)`` -> cleaned mask ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate)."""
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B,3,S,S)`` -> the segmenter's mask probabilities ``(B,1,S,S)`` (fp32)."""
         with self._autocast():
             logits = self.segmenter(x)
-        return clean_mask(torch.sigmoid(logits.float()), **self.morphology)
+        return torch.sigmoid(logits.float())
+
+    def segment(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B,3,S,S)`` -> cleaned mask ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate)."""
+        return clean_mask(self.probabilities(x), **self.morphology)
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor,
                  audio: torch.Tensor | None = None) -> torch.Tensor:

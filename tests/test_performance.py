@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from configs import Config
 from datasets import ReconstructionDataset, collate_skip_broken
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
+from inference.morphology import binarize
 from inference.pipeline import MaskReconstructor
 from models import Generator, MaskSegmenter
 from models.fusion import ConvReLU, conv_relu_fusion_works, fuse_for_inference
@@ -107,9 +108,7 @@ def test_bf16_autocast_and_channels_last_on_cpu_match_fp32(models, inputs):
     with torch.inference_mode():
         cl = lambda t: t.contiguous(memory_format=torch.channels_last)  # noqa: E731
         pairs = {"generator": (reference.generate(x, m), fast.generate(cl(x), cl(m)))}
-        with fast._autocast():
-            fast_logits = fast.segmenter(cl(x))
-        pairs["segmenter"] = (torch.sigmoid(reference.segmenter(x)), torch.sigmoid(fast_logits.float()))
+        pairs["segmenter"] = (reference.probabilities(x), fast.probabilities(cl(x)))
     assert seen == [torch.bfloat16]  # the bf16 path really ran
     for name, (want, got) in pairs.items():
         assert got.dtype == torch.float32 and want.std() > 0.2
@@ -160,3 +159,24 @@ def test_trainer_preloads_when_cache_images_is_on(tmp_path):
     trainer = ReconstructionTrainer(cfg)
     assert len(trainer.train_set.cache) == 3 and len(trainer.val_set.cache) == 3
     assert np.array_equal(trainer.train_set.cache[0]["mask"], trainer.val_set.cache[0]["mask"])
+
+
+def test_benchmark_counts_and_baselines():
+    """The suite's FLOP counts (meta device: nothing is computed) and its published threshold
+    loop: the same mask as ours, and the published topology costs >= 60x our generator."""
+    from benchmarks.baselines import classical_inpainters, published_threshold_loop
+    from benchmarks.speed import default_models, gflops
+
+    prob = torch.rand(2, 1, 5, 7, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(published_threshold_loop(prob), binarize(prob, 0.5))
+    (_, ours), (_, flat) = default_models(), default_models("flat")
+    assert gflops(ours, 512) == pytest.approx(126, abs=1)
+    assert gflops(flat, 512) / gflops(ours, 512) >= 60
+    image = np.full((16, 16, 3), 200, np.uint8)
+    hole = np.zeros((16, 16), bool)
+    hole[5:9, 5:9] = True
+    image[hole] = 0
+    for name, inpaint in classical_inpainters().items():
+        filled = np.asarray(inpaint(image, hole), dtype=float)
+        scale = 255 if filled.max() > 1.5 else 1  # skimage returns floats in [0, 1]
+        assert filled[hole].mean() * 255 / scale > 150, name  # the hole takes its surroundings' grey

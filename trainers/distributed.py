@@ -6,6 +6,7 @@ import atexit
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -70,7 +71,9 @@ def init_distributed(device_preference: str) -> DistContext:
             device_preference.startswith("cuda")
         if use_cuda:
             torch.cuda.set_device(local % torch.cuda.device_count())
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        # Rank 0 alone validates and writes samples and checkpoints while the others wait in
+        # their next collective: allow that an hour (NCCL's default is 10 minutes).
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(hours=1))
         # Leave the group cleanly at exit: a process that ends with it alive can abort
         # ("terminate called without an active exception") while a peer is still saving.
         atexit.register(close_distributed)

@@ -1,0 +1,472 @@
+"""The speed suite: inference, the published topology, classical inpainting, training steps.
+
+    python3 benchmarks/speed.py [--quick] [--device auto|cpu|cuda] [--threads N] [--out FILE]
+
+In one run on one machine, per image (run by hand; prints Markdown tables, writes JSON to
+``results/``):
+
+- our inference at 256 and 512 px, by stage (segmentation, post-processing = mask
+  cleaning + paste-back, generator) and end to end, for several batch sizes; peak memory;
+  the generator's achieved GFLOP/s against the machine's measured matmul GFLOP/s;
+- what the fast path gives: the same models run plainly (BatchNorm layers, NCHW: the
+  pipeline before issue 7) and with bf16 autocast (``cpu_amp``, an option on the CPU);
+- the published topology (``arch: flat``: every level at full resolution), generator and
+  segmenter, measured at 128 and 256 px and extrapolated to 512 by FLOPs (it costs 7.8
+  TFLOPs per 512 generator pass), and the published per-pixel threshold loop at 512;
+- OpenCV Telea and Navier-Stokes and scikit-image biharmonic inpainting on the same images
+  and masks;
+- one training step per image: segmentation, and facemask with both discriminators and the
+  VGG19 perceptual net (random weights here: the same cost as the ImageNet ones).
+
+Models have the default architectures of ``configs/segm.yaml`` and ``configs/facemask.yaml``
+with random weights (the speed does not depend on the values). Every time is the fastest
+of several runs after a warm-up (the least disturbed on a shared machine), and every ratio
+is between numbers of the same run. ``--quick`` measures fewer batch sizes, repeats and
+training sizes (under 10 minutes on a 2-core CPU). The run ends with the line
+``speed-up vs published topology at 512: NNx`` (ours end to end vs the published pipeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cli  # noqa: E402
+
+cli.use_project_venv()
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from benchmarks.baselines import classical_inpainters, published_threshold_loop  # noqa: E402
+from benchmarks.measure import (  # noqa: E402
+    PeakMemory,
+    best_seconds,
+    count_gflops,
+    load_average,
+    matmul_gflops,
+)
+from configs import load_config  # noqa: E402
+from datasets import collate_skip_broken  # noqa: E402
+from datasets.images import write_image  # noqa: E402
+from inference.morphology import binarize, clean_mask  # noqa: E402
+from inference.pipeline import MaskReconstructor  # noqa: E402
+from inference.timing import StageTimer  # noqa: E402
+from losses import PerceptualLoss  # noqa: E402
+from models import Generator, MaskSegmenter, PerceptualNet  # noqa: E402
+from trainers import TRAINERS  # noqa: E402
+from trainers.distributed import pick_device  # noqa: E402
+
+TARGET = 512  # the size the headline numbers are for
+
+
+@dataclass
+class Plan:
+    """What one run measures."""
+
+    sizes: list[int] = field(default_factory=lambda: [256, 512])
+    batches: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    repeats: int = 5
+    flat_sizes: list[int] = field(default_factory=lambda: [128, 256])
+    flat_repeats: int = 2
+    train_sizes: list[int] = field(default_factory=lambda: [256, 512])
+    train_batch: int = 2
+    train_repeats: int = 3
+
+
+QUICK = Plan(batches=[1, 4], repeats=3, flat_repeats=1, train_sizes=[256], train_repeats=2)
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+def sample_images(size: int, count: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """``count`` masked faces ``(size,size,3)`` uint8 (the public-domain astronaut with a
+    mask-blue region painted over the lower face, shifted a little each) and that region
+    ``(size,size)`` bool (21% of the image)."""
+    from skimage import data
+
+    base = cv2.resize(data.astronaut()[30:250, 140:330], (size, size), interpolation=cv2.INTER_AREA)
+    mask = np.zeros((size, size), bool)
+    mask[int(size * 0.55):int(size * 0.9), int(size * 0.2):int(size * 0.8)] = True
+    base[mask] = (120, 170, 230)
+    return [np.roll(base, 3 * i, axis=1) for i in range(count)], mask
+
+
+def default_models(arch: str = "unet") -> tuple[MaskSegmenter, Generator]:
+    """The segmenter and generator of the default configs, in topology ``arch``."""
+    segm, recon = load_config("segm"), load_config("facemask")
+    torch.manual_seed(0)
+    return (MaskSegmenter(segm.base_channels, segm.depth, arch).eval(),
+            Generator(recon.base_channels, recon.depth, arch).eval())
+
+
+def gflops(model: torch.nn.Module, size: int) -> float:
+    """GFLOPs of one ``size`` x ``size`` forward pass of a segmenter or generator."""
+    spec = {k: v for k, v in model.spec.items() if k != "kind"}
+    if isinstance(model, Generator):
+        return count_gflops(lambda: Generator(**spec), [(1, 3, size, size), (1, 1, size, size)])
+    return count_gflops(lambda: MaskSegmenter(**spec), [(1, 3, size, size)])
+
+
+# --- our pipeline ----------------------------------------------------------------------------
+
+def measure_ours(size: int, batch: int, repeats: int, device: torch.device, fast: bool = True,
+                 cpu_amp: bool = False) -> dict[str, float]:
+    """Seconds per image by stage and end to end, and the peak memory of a run.
+
+    Each stage's time is its fastest over ``repeats`` whole-pipeline calls (the pipeline's
+    own stage timer), end to end is the fastest call. ``fast``: the default pipeline
+    (BatchNorm folded, Conv+ReLU fused, channels_last); off: the models as they are, NCHW
+    (the pipeline before issue 7).
+    """
+    segmenter, generator = default_models()
+    rec = MaskReconstructor(segmenter, generator, size, device, cpu_amp=cpu_amp, fuse=fast,
+                            channels_last=fast)
+    images, _ = sample_images(size, batch)
+    best: dict[str, float] = {}
+    with torch.inference_mode():
+        with PeakMemory(device) as memory:
+            rec(images)  # warm-up: allocations, oneDNN / cuDNN kernel choice
+        for _ in range(max(1, repeats)):
+            rec.timer = StageTimer(device)
+            rec(images)
+            for stage, seconds in {**rec.timer.seconds, "end to end": rec.timer.total}.items():
+                best[stage] = min(best.get(stage, math.inf), seconds)
+        # The pipeline's "segmentation" stage includes the mask cleaning: time that apart.
+        prob = rec.probabilities(rec.prepare(images))
+        cleaning = best_seconds(lambda: clean_mask(prob, **rec.morphology), repeats, device)
+    result = {"prepare": best["prepare"], "segmentation": best["segmentation"] - cleaning,
+              "post-processing": cleaning + best["paste"], "generator": best["generator"],
+              "end to end": best["end to end"]}
+    result = {k: v / batch for k, v in result.items()}
+    result["peak MB"] = memory.mb
+    return result
+
+
+# --- the published topology ------------------------------------------------------------------
+
+def measure_flat(size: int, repeats: int, device: torch.device) -> dict[str, float]:
+    """Seconds for one image through the flat generator and the flat segmenter (batch 1),
+    with the same fast path as ours (so the difference is the topology, not the tricks)."""
+    segmenter, generator = default_models("flat")
+    rec = MaskReconstructor(segmenter, generator, size, device)
+    images, mask = sample_images(size, 1)
+    with torch.inference_mode():
+        x = rec.prepare(images)
+        m = torch.from_numpy(mask).float()[None, None].to(device)
+        rec.generate(x, m)
+        rec.probabilities(x)
+        return {"generator": best_seconds(lambda: rec.generate(x, m), repeats, device),
+                "segmentation": best_seconds(lambda: rec.probabilities(x), repeats, device)}
+
+
+def measure_thresholds(size: int, device: torch.device) -> dict[str, float]:
+    """Seconds to threshold one ``size`` probability map: the published per-pixel Python
+    loop, and ours (one vectorised comparison) on the same map."""
+    prob = torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(0))
+    looped = published_threshold_loop(prob)
+    assert torch.equal(looped, binarize(prob, 0.5)), "the two thresholdings disagree"
+    cpu = torch.device("cpu")
+    return {"published loop": best_seconds(lambda: published_threshold_loop(prob), 1, cpu),
+            "vectorised": best_seconds(lambda: binarize(prob, 0.5), 50, cpu)}
+
+
+# --- classical inpainting --------------------------------------------------------------------
+
+def measure_classical(size: int, repeats: int) -> dict[str, float]:
+    images, mask = sample_images(size, 1)
+    out = {}
+    for name, inpaint in classical_inpainters().items():
+        inpaint(images[0], mask)
+        out[name] = best_seconds(lambda f=inpaint: f(images[0], mask), repeats, torch.device("cpu"))
+    return out
+
+
+# --- training --------------------------------------------------------------------------------
+
+def write_triplets(root: Path, count: int, size: int) -> None:
+    """A training root (DESIGN.md section 3) of ``count`` astronaut triplets."""
+    images, mask = sample_images(size, count)
+    from skimage import data
+
+    clean = cv2.resize(data.astronaut()[30:250, 140:330], (size, size), interpolation=cv2.INTER_AREA)
+    for i, masked in enumerate(images):
+        write_image(root / "image" / f"face{i}.png", np.roll(clean, 3 * i, axis=1))
+        write_image(root / "image_masked" / f"face{i}_masked.png", masked)
+        binary = np.roll(mask, 3 * i, axis=1).astype(np.uint8) * 255
+        write_image(root / "image_binary" / f"face{i}_binary.png", binary)
+
+
+def measure_loading(size: int, root: Path, repeats: int) -> dict[str, float]:
+    """Seconds to load one training triplet (decode 3 PNGs, resize), from disk and from the
+    ``cache_images`` cache."""
+    from datasets import ReconstructionDataset
+
+    cpu = torch.device("cpu")
+    plain = ReconstructionDataset(root, size)
+    cached = ReconstructionDataset(root, size, cache_images=True)
+    cached.preload()
+    n = len(plain)
+    return {"from disk": best_seconds(lambda: [plain[i] for i in range(n)], repeats, cpu) / n,
+            "cached": best_seconds(lambda: [cached[i] for i in range(n)], repeats, cpu) / n}
+
+
+def measure_training(kind: str, size: int, batch: int, repeats: int, device: torch.device,
+                     work: Path) -> dict[str, float]:
+    """Seconds per image of one optimisation step of ``kind`` ("segm" or "facemask", the
+    latter with D, D2 and a VGG19 perceptual net), and the peak memory of the steps."""
+    base = load_config(kind)
+    cfg = base.replace(root_dir=str(work / "data"), train_anns=None, val_anns=None, val_dir=None,
+                       img_size=size, batch_size=batch, device=str(device), num_workers=0,
+                       checkpoint_path=str(work / "weights"), sample_folder=str(work / "samples"),
+                       perceptual="none")
+    trainer = TRAINERS[kind](cfg)
+    if kind == "facemask":
+        trainer.perceptual = PerceptualLoss(PerceptualNet().to(trainer.device))
+    items = collate_skip_broken([trainer.train_set[i % len(trainer.train_set)] for i in range(batch)])
+    trainer.train_step(items)  # warm-up
+    seconds = best_seconds(lambda: trainer.train_step(items), repeats, device)
+    with PeakMemory(device) as memory:
+        trainer.train_step(items)
+    return {"seconds": seconds / batch, "peak MB": memory.mb}
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def run(plan: Plan, device: torch.device, log=print) -> dict:
+    """Measure everything in ``plan``; returns all the numbers (what the JSON holds)."""
+    results: dict = {"plan": asdict(plan), "device": describe(device), "load_average": [load_average()]}
+    matmul_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # what the models run in
+    results["matmul GFLOP/s"] = [matmul_gflops(device, matmul_dtype)]
+    log(f"matmul ({str(matmul_dtype).removeprefix('torch.')}): {results['matmul GFLOP/s'][0]:,.0f} GFLOP/s")
+    segmenter, generator = default_models()
+    flat_segmenter, flat_generator = default_models("flat")
+    results["GFLOPs"] = {
+        "ours": {s: {"segmentation": gflops(segmenter, s), "generator": gflops(generator, s)}
+                 for s in plan.sizes},
+        "flat": {s: {"segmentation": gflops(flat_segmenter, s), "generator": gflops(flat_generator, s)}
+                 for s in sorted({*plan.flat_sizes, TARGET})},
+    }
+
+    results["ours"] = {}
+    for size in plan.sizes:
+        for batch in plan.batches:
+            r = measure_ours(size, batch, plan.repeats, device)
+            results["ours"][f"{size}/{batch}"] = r
+            log(f"ours {size} px batch {batch}: end to end {1000 * r['end to end']:.0f} ms/image")
+    best_batch = {size: min(plan.batches, key=lambda b: results["ours"][f"{size}/{b}"]["end to end"])
+                  for size in plan.sizes}
+    results["best batch"] = best_batch
+
+    b = best_batch[TARGET]
+    results["variants"] = {"default (fast path)": results["ours"][f"{TARGET}/{b}"],
+                           "plain (BatchNorm, NCHW; before issue 7)":
+                               measure_ours(TARGET, b, plan.repeats, device, fast=False)}
+    if device.type == "cpu":
+        results["variants"]["bf16 autocast (cpu_amp=true)"] = measure_ours(
+            TARGET, b, plan.repeats, device, cpu_amp=True)
+        results["bf16 matmul GFLOP/s"] = matmul_gflops(device, torch.bfloat16)
+    log("variants: " + ", ".join(f"{k} {1000 * v['end to end']:.0f} ms"
+                                 for k, v in results["variants"].items()))
+
+    # The machine's limit again between sections: on a shared machine the best of several
+    # measurements is the least disturbed one.
+    results["matmul GFLOP/s"].append(matmul_gflops(device, matmul_dtype))
+    results["flat"] = {}
+    for size in plan.flat_sizes:
+        results["flat"][size] = measure_flat(size, plan.flat_repeats, device)
+        log(f"flat {size} px: generator {results['flat'][size]['generator']:.2f} s")
+    results["threshold 512 s"] = measure_thresholds(TARGET, device)
+
+    results["classical"] = {size: measure_classical(size, plan.repeats) for size in plan.sizes}
+
+    results["training"] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        write_triplets(work / "data", plan.train_batch, TARGET)  # 512 px files, like CelebA-HQ
+        for size in plan.train_sizes:
+            results["training"][f"loading/{size}"] = measure_loading(size, work / "data", plan.repeats)
+            for kind in ("segm", "facemask"):
+                r = measure_training(kind, size, plan.train_batch, plan.train_repeats, device, work)
+                results["training"][f"{kind}/{size}"] = r
+                log(f"training {kind} {size} px: {r['seconds']:.2f} s/image")
+
+    results["matmul GFLOP/s"].append(matmul_gflops(device, matmul_dtype))
+    results["load_average"].append(load_average())
+    results["summary"] = summarise(results, plan)
+    return results
+
+
+def describe(device: torch.device) -> dict:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        platform.processor() or platform.machine())
+    return {"type": device.type, "name": name, "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+def flat_at(results: dict, model: str) -> float:
+    """Seconds per image of a flat model at TARGET: measured there, or extrapolated by FLOPs
+    from the largest measured size (its cost grows exactly with the pixel count)."""
+    measured = results["flat"]
+    if TARGET in measured:
+        return measured[TARGET][model]
+    size = max(measured)
+    flops = results["GFLOPs"]["flat"]
+    return measured[size][model] * flops[TARGET][model] / flops[size][model]
+
+
+def summarise(results: dict, plan: Plan) -> dict[str, float]:
+    b = results["best batch"][TARGET]
+    ours = results["ours"][f"{TARGET}/{b}"]
+    matmul = max(results["matmul GFLOP/s"])
+    gen_gflops = results["GFLOPs"]["ours"][TARGET]["generator"]
+    published_generator = flat_at(results, "generator")
+    published_pipeline = (flat_at(results, "segmentation") + results["threshold 512 s"]["published loop"]
+                          + published_generator)
+    return {
+        "best batch": b,
+        "ours end to end s": ours["end to end"],
+        "generator GFLOP/s": gen_gflops / ours["generator"],
+        "matmul GFLOP/s": matmul,
+        "generator % of matmul": 100 * gen_gflops / ours["generator"] / matmul,
+        "published generator s": published_generator,
+        "published pipeline s": published_pipeline,
+        "vs published generator": published_generator / ours["end to end"],
+        "vs published pipeline": published_pipeline / ours["end to end"],
+        "ours / Telea": ours["end to end"] / results["classical"][TARGET]["OpenCV Telea"],
+    }
+
+
+# --- the report ------------------------------------------------------------------------------
+
+def ms(seconds: float) -> str:
+    return f"{1000 * seconds:,.1f}" if seconds < 10 else f"{1000 * seconds:,.0f}"
+
+
+def report(results: dict) -> str:
+    plan, device, summary = results["plan"], results["device"], results["summary"]
+    matmul = summary["matmul GFLOP/s"]
+    loads = ", ".join("?" if v is None else f"{v:.2f}" for v in results["load_average"])
+    lines = [f"{device['name']} ({device['type']}), {device['threads']} torch threads, "
+             f"torch {device['torch']}; "
+             f"1-minute load average at start, end: {loads}; matmul {matmul:,.0f} GFLOP/s (best of "
+             f"{', '.join(f'{v:,.0f}' for v in results['matmul GFLOP/s'])} through the run); "
+             f"run took {results.get('wall seconds', float('nan')) / 60:.1f} min", ""]
+
+    lines += ["**Inference, ours** (per image; post-processing = mask threshold, erosion, dilation "
+              "and paste-back; peak = process memory during the first run)", "",
+              "| size | batch | segmentation (ms) | post-processing (ms) | generator (ms) | end to end (ms) "
+              "| images/s | peak memory (MB) | generator GFLOP/s | % of matmul |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, r in results["ours"].items():
+        size, batch = (int(v) for v in key.split("/"))
+        rate = results["GFLOPs"]["ours"][size]["generator"] / r["generator"]
+        best = " (best)" if results["best batch"][size] == batch else ""
+        lines.append(f"| {size} | {batch}{best} | {ms(r['segmentation'])} | {ms(r['post-processing'])} | "
+                     f"{ms(r['generator'])} | {ms(r['end to end'])} | {1 / r['end to end']:.2f} | "
+                     f"{r['peak MB']:,.0f} | {rate:.0f} | {100 * rate / matmul:.0f}% |")
+
+    b = summary["best batch"]
+    lines += ["", f"**What the fast path gives** ({TARGET} px, batch {b}, same run)", "",
+              "| variant | generator (ms) | end to end (ms) | speed-up | generator GFLOP/s |",
+              "|---|---:|---:|---:|---:|"]
+    plain = results["variants"]["plain (BatchNorm, NCHW; before issue 7)"]["end to end"]
+    for name, r in results["variants"].items():
+        rate = results["GFLOPs"]["ours"][TARGET]["generator"] / r["generator"]
+        lines.append(f"| {name} | {ms(r['generator'])} | {ms(r['end to end'])} | "
+                     f"{plain / r['end to end']:.2f}x | {rate:.0f} |")
+    if "bf16 matmul GFLOP/s" in results:
+        lines.append(f"\n(bf16 matmul on this machine: {results['bf16 matmul GFLOP/s']:,.0f} GFLOP/s)")
+
+    flat_sizes = [int(s) for s in results["flat"]]
+    lines += ["", "**Published topology** (`arch: flat`, batch 1, same fast path as ours; "
+              f"{TARGET} px extrapolated from {max(flat_sizes)} px by FLOPs)", "",
+              "| model | " + " | ".join(f"{s} px (s)" for s in flat_sizes)
+              + f" | {TARGET} px (s) | GFLOPs at {TARGET} |",
+              "|---|" + "---:|" * (len(flat_sizes) + 2)]
+    for model in ("generator", "segmentation"):
+        lines.append(f"| flat {model} | " + " | ".join(f"{results['flat'][s][model]:.2f}" for s in flat_sizes)
+                     + f" | {flat_at(results, model):.1f} (extrapolated) | "
+                     f"{results['GFLOPs']['flat'][TARGET][model]:,.0f} |")
+    blank = " | ".join("" for _ in flat_sizes)
+    thresholds = results["threshold 512 s"]
+    lines.append(f"| per-pixel threshold loop (measured at {TARGET}) | {blank} | "
+                 f"{thresholds['published loop']:.2f} | |")
+    lines.append(f"| **published pipeline** (the three above) | {blank} | "
+                 f"**{summary['published pipeline s']:.1f}** | |")
+
+    lines.append(f"\nOur vectorised threshold of the same {TARGET} px map: "
+                 f"{1e6 * thresholds['vectorised']:,.0f} us "
+                 f"({thresholds['published loop'] / thresholds['vectorised']:,.0f}x faster than the loop).")
+
+    sizes = plan["sizes"]
+    lines += ["", "**Classical inpainting** (per image, same images and masks: 21% of the image; "
+              "ours = end to end at the best batch, segmentation included)", "",
+              "| method | " + " | ".join(f"{s} px (ms)" for s in sizes) + " |",
+              "|---|" + "---:|" * len(sizes)]
+    for name in next(iter(results["classical"].values())):
+        lines.append(f"| {name} | " + " | ".join(ms(results["classical"][s][name]) for s in sizes) + " |")
+    lines.append("| ours | " + " | ".join(
+        ms(results["ours"][f"{s}/{results['best batch'][s]}"]["end to end"]) for s in sizes) + " |")
+
+    lines += ["", f"**Training step** (per image, batch {plan['train_batch']}; facemask: G, D, D2 and "
+              "the VGG19 perceptual net, random weights)", "",
+              "| stage | size | s per image | peak memory (MB) |", "|---|---:|---:|---:|"]
+    for key, r in results["training"].items():
+        kind, size = key.split("/")
+        if kind == "loading":
+            lines.append(f"| loading one example ({TARGET} px PNGs): from disk {ms(r['from disk'])} ms, "
+                         f"cached (`cache_images`) {ms(r['cached'])} ms | {size} | | |")
+        else:
+            lines.append(f"| {kind} | {size} | {r['seconds']:.2f} | {r['peak MB']:,.0f} |")
+
+    ours_gflops = results["GFLOPs"]["ours"][TARGET]["generator"]
+    flat_gflops = results["GFLOPs"]["flat"][TARGET]["generator"]
+    lines += ["",
+              f"FLOPs per {TARGET} px image: our generator {ours_gflops:,.0f} GFLOPs, the published "
+              f"topology's {flat_gflops:,.0f} ({flat_gflops / ours_gflops:.0f}x more)",
+              f"our generator at {TARGET}: {summary['generator GFLOP/s']:.0f} GFLOP/s = "
+              f"{summary['generator % of matmul']:.0f}% of the measured matmul ({matmul:,.0f} GFLOP/s)",
+              f"ours end to end at {TARGET}: {ms(summary['ours end to end s'])} ms/image; vs the published "
+              f"generator alone ({summary['published generator s']:.1f} s): "
+              f"{summary['vs published generator']:.0f}x faster",
+              f"ours end to end / OpenCV Telea at {TARGET}: {summary['ours / Telea']:.0f}",
+              f"speed-up vs published topology at {TARGET}: {summary['vs published pipeline']:.0f}x"]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer batch sizes, repeats and training sizes")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--out", type=Path, help="JSON file (default: results/speed_{device}_{time}.json)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    plan = QUICK if args.quick else Plan()
+    started = time.time()
+    results = run(plan, device, log=lambda text: print(text, file=sys.stderr, flush=True))
+    results["wall seconds"] = time.time() - started
+    out = args.out or ROOT / "results" / f"speed_{device.type}_{time.strftime('%Y%m%d_%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str))
+    print(f"numbers in {out}", file=sys.stderr, flush=True)
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
