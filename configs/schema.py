@@ -48,7 +48,7 @@ KEYS: dict[str, Key] = {
     "lr": Key("float", 1e-3, "Adam learning rate (G, D, D2 and the segmenter)"),
     "batch_size": Key("int", 4, "images per step (per process under torchrun)"),
     "num_workers": Key("int", 2, "DataLoader worker processes on CUDA (on the CPU the main "
-                       "process loads: decoding is under 1% of a CPU training step)"),
+                       "process loads, leaving the cores to the step)"),
     "step_iters": Key("list[int]", [50000, 75000, 100000],
                       "iterations at which the learning rate is multiplied by gamma"),
     "gamma": Key("float", 0.1, "learning-rate decay factor at each of step_iters"),
