@@ -195,7 +195,8 @@ class Trainer:
     def loader(self, dataset: Dataset, indices: list[int] | None = None,
                batch_size: int | None = None) -> DataLoader:
         # Worker processes and pinned memory pay off feeding a GPU; on the CPU they would
-        # take cores from the step itself, which costs 100x more than decoding its images.
+        # take cores from the step itself, which costs 20-200x more than decoding its
+        # images (benchmarks/speed.py).
         workers = self.cfg.num_workers if self.on_cuda else 0
         return DataLoader(dataset, batch_size=batch_size or self.cfg.batch_size,
                           sampler=indices, shuffle=False, num_workers=workers,
