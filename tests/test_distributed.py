@@ -40,11 +40,11 @@ def test_two_process_ddp_training(tmp_path):
     faces = face_triplets(tmp_path / "faces", 6, size=32)
     run_dir = tmp_path / "run"
 
-    def settings(out: Path, **extra) -> dict:
+    def settings(out: Path) -> dict:
         return {**tiny_settings(out, task="facemask", root_dir=str(faces), val_dir=str(faces),
                                 img_size=32, depth=2, batch_size=2, num_epochs=5, max_iters=4,
                                 save_per_iter=2, visualize_per_iter=2, perceptual="auto"),
-                "watch": str(out), **extra}
+                "watch": str(out)}
 
     rank0, rank1 = torchrun(settings(run_dir), tmp_path / "probe")
 
@@ -66,6 +66,7 @@ def test_two_process_ddp_training(tmp_path):
             "facemask_val.csv"} <= written, written
     assert sorted(p.name for p in (run_dir / "weights").iterdir()) == [
         "facemask_log.csv", "facemask_val.csv", "model_0_2.pth", "model_1_4.pth", "model_1_4_best.pth"]
+    assert len((run_dir / "weights" / "facemask_log.csv").read_text().splitlines()) == 1 + 4  # one row a step
 
     # Resume under torchrun: 2 steps, stop, --resume, 2 more == 4 straight.
     resumed0, resumed1 = torchrun(settings(tmp_path / "resumed"), tmp_path / "probe2",
