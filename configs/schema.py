@@ -86,6 +86,7 @@ KEYS: dict[str, Key] = {
     "sample_rate": Key("int", 16000, "audio is resampled to this rate before features"),
     "n_mels": Key("int", 40, "mel bands of the log-mel spectrogram"),
     "hop_ms": Key("float", 10.0, "spectrogram hop in milliseconds"),
+    "win_ms": Key("float", 25.0, "spectrogram analysis (Hann) window in milliseconds"),
     "audio_dim": Key("int", 128, "audio embedding size"),
     # --- inference ---------------------------------------------------------------------
     "segm_weights": Key("str?", None, "segmenter checkpoint (none: newest in checkpoint_path)"),
