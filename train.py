@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     parser.add_argument("--config", help="YAML file to use instead of configs/NAME.yaml")
     parser.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # overrides may follow --resume
 
     cli.setup_logging()
     from configs import ConfigError, load_config

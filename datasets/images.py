@@ -13,6 +13,7 @@ import numpy as np
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_THRESHOLD = 127  # mask pixels are > 127: JPEG noise around 0 stays background
+MAX_GREY_FRACTION = 0.10  # JPEG edges of a real mask stay well under this
 
 
 class ImageReadError(ValueError):
@@ -73,10 +74,29 @@ def load_image(path: str | Path) -> np.ndarray:
 
 
 def load_mask(path: str | Path) -> np.ndarray:
-    """A mask image -> ``(H,W)`` bool, True where the pixel value is > 127."""
+    """A mask image -> ``(H,W)`` bool, True where the pixel value is > 127.
+
+    A mask saved with values 0/1 (not 0/255) is read as such. A file with many mid-grey
+    pixels is not a mask (a photo saved in the wrong folder, say): ``ImageReadError``.
+    """
     path = Path(path)
     image = _decode(path, cv2.IMREAD_GRAYSCALE)
+    top = int(image.max())
+    if 0 < top <= 1:
+        return image > 0
+    grey = float(((image > 63) & (image < 192)).mean())
+    if grey > MAX_GREY_FRACTION:
+        raise ImageReadError(f"{path}: not a binary mask ({grey:.0%} of pixels are mid-grey; "
+                             "masks are 0 = face, 255 = mask)")
     return image > MASK_THRESHOLD
+
+
+def check_same_frame(reference: Path, ref_shape: tuple, path: Path, shape: tuple) -> None:
+    """Refuse a partner file (mask, clean image) whose aspect ratio differs from the masked
+    image's: resizing both would silently misalign them. Same aspect at another scale is fine."""
+    (h0, w0), (h1, w1) = ref_shape[:2], shape[:2]
+    if abs(h0 / w0 - h1 / w1) > 0.02 * (h0 / w0):
+        raise ImageReadError(f"{path}: size {w1}x{h1} does not match {reference.name} ({w0}x{h0})")
 
 
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:

@@ -37,8 +37,7 @@ class ReconstructionDataset(ImageDataset):
 
     def load_arrays(self, index: int) -> dict:
         s = self.samples[index]
-        return {"image": self._image(s.image), "masked": self._image(s.masked),
-                "mask": self._mask(s.mask)}
+        return self.load_files(image=s.image, masked=s.masked, mask=s.mask)
 
     def __getitem__(self, index: int) -> dict | None:
         item = super().__getitem__(index)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datasets.images import ImageReadError, load_image, load_mask, resize_image, resize_mask
+from datasets.images import ImageReadError, check_same_frame, load_image, load_mask, resize_image, resize_mask
 from datasets.layout import DatasetError, Sample, folder_pairs, read_annotations, require_dir
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,15 @@ class ImageDataset(Dataset):
             item[key] = mask_to_tensor(value) if value.ndim == 2 else to_tensor(value)
         return item
 
-    def _image(self, path: Path) -> np.ndarray:
-        return resize_image(load_image(path), self.img_size)
-
-    def _mask(self, path: Path) -> np.ndarray:
-        return resize_mask(load_mask(path), self.img_size)
+    def load_files(self, **paths: Path) -> dict[str, np.ndarray]:
+        """Load one example's files (the key ``mask`` is a mask, the rest RGB images),
+        check they show the same frame as ``masked``, resize all to ``img_size``."""
+        arrays = {k: load_mask(p) if k == "mask" else load_image(p) for k, p in paths.items()}
+        ref = paths["masked"]
+        for key, array in arrays.items():
+            check_same_frame(ref, arrays["masked"].shape, paths[key], array.shape)
+        return {k: resize_mask(a, self.img_size) if k == "mask" else resize_image(a, self.img_size)
+                for k, a in arrays.items()}
 
 
 class SegmentationDataset(ImageDataset):
@@ -88,7 +92,7 @@ class SegmentationDataset(ImageDataset):
 
     def load_arrays(self, index: int) -> dict:
         s = self.samples[index]
-        return {"masked": self._image(s.masked), "mask": self._mask(s.mask)}
+        return self.load_files(masked=s.masked, mask=s.mask)
 
 
 def collate_skip_broken(items: list[dict | None]) -> dict | None:

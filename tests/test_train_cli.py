@@ -95,7 +95,8 @@ def test_segm_on_real_fixture(celeba30, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("validation: dice=") == 2
     ckpts = sorted((tmp_path / "weights").glob("model_segm_*.pth"))
-    assert [p.name for p in ckpts] == ["model_segm_2_4.pth"]
+    assert [p.name for p in ckpts][-1] == "model_segm_2_4.pth"
+    assert len([p for p in ckpts if p.name.endswith("_best.pth")]) == 1
     assert set(load_checkpoint(ckpts[0])["model"]) == set(torch.load(ckpts[0], weights_only=True)["model"])
 
 

@@ -13,6 +13,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -53,6 +54,7 @@ class Trainer:
     """
 
     kind = ""
+    best_metric = ""  # validation metric (higher is better) that picks the _best checkpoint
 
     def __init__(self, cfg: Config, resume: str | Path | None = None) -> None:
         self.cfg = cfg
@@ -85,6 +87,10 @@ class Trainer:
         self.log_path = self.ckpt_dir / f"{self.kind}_log.csv"
         self.val_log_path = self.ckpt_dir / f"{self.kind}_val.csv"
         self.last_val: dict[str, float] = {}
+        self.best_value: float | None = None
+        if self.dist.is_main and self.ckpt_dir.is_dir():
+            for stale in self.ckpt_dir.glob(".*.pth.tmp"):  # left by a run killed while saving
+                stale.unlink(missing_ok=True)
         if resume is not None:
             self.resume(resume)
         self.train_models = {n: self._wrap(m) for n, m in self.models.items()
@@ -143,21 +149,25 @@ class Trainer:
         return batch
 
     def step_ok(self, loss: torch.Tensor, what: str) -> bool:
-        """False (and a warning) for a non-finite loss, so the caller skips the update.
-
-        Too many in a row stop training, keeping the last good checkpoint.
-        """
-        if torch.isfinite(loss).all():
+        """False (and a warning) for a non-finite loss, so the caller skips the update and
+        returns no losses; ``fit`` stops after ``max_nonfinite`` such steps in a row."""
+        # Every rank must skip together, or DDP would wait forever in the next all-reduce.
+        if not any_rank(not bool(torch.isfinite(loss).all()), self.dist, self.device):
             return True
-        self.nonfinite_in_row += 1
-        log.warning("iteration %d: %s loss is not finite; update skipped (%d in a row)",
-                    self.iteration, what, self.nonfinite_in_row)
-        if self.nonfinite_in_row >= self.cfg.max_nonfinite:
-            raise TrainingStopped(
-                f"{what} loss was not finite {self.nonfinite_in_row} times in a row; stopping with "
-                "the last checkpoint intact. Likely causes: learning rate too high (try a lower lr), "
-                "corrupt images, or amp=true on hardware without good bf16 support")
+        log.warning("iteration %d: %s loss is not finite; update skipped", self.iteration + 1, what)
         return False
+
+    def buffer_snapshot(self) -> dict[str, torch.Tensor]:
+        """Copies of the models' buffers (BatchNorm statistics: a few KB)."""
+        return {f"{n}.{k}": b.detach().clone() for n, m in self.models.items()
+                for k, b in m.named_buffers()}
+
+    def restore_buffers(self, snapshot: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for n, m in self.models.items():
+                for k, b in m.named_buffers():
+                    if f"{n}.{k}" in snapshot:
+                        b.copy_(snapshot[f"{n}.{k}"])
 
     # --- data ----------------------------------------------------------------------------
     def sampler(self, dataset: Dataset, shuffle: bool) -> DistributedSampler:
@@ -201,6 +211,7 @@ class Trainer:
             "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
             "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
             "rng": {"torch": torch.get_rng_state(), "aug": self.aug_rng.get_state()},
+            "best_value": self.best_value,
             "config": self.cfg.to_dict(),
         }
         for name, model in self.models.items():
@@ -240,6 +251,7 @@ class Trainer:
             self.iteration = int(data["iteration"])
             self.epoch = int(data["epoch"])
             self.batch_in_epoch = int(data.get("batch_in_epoch", 0))
+            self.best_value = data.get("best_value")
             torch.set_rng_state(data["rng"]["torch"])
             self.aug_rng.set_state(data["rng"]["aug"])
         except (KeyError, ValueError, TypeError, RuntimeError) as err:
@@ -335,10 +347,26 @@ class Trainer:
                     self.batch_in_epoch += 1
                     if batch is None:
                         continue  # every image in it failed to load (already warned)
+                    buffers = self.buffer_snapshot()
                     losses = self.train_step(batch)
+                    if not losses:  # non-finite loss, update skipped: undo BatchNorm statistics too
+                        self.restore_buffers(buffers)
+                        self.nonfinite_in_row += 1
+                        if self.nonfinite_in_row >= cfg.max_nonfinite:
+                            raise TrainingStopped(
+                                f"the loss was not finite {self.nonfinite_in_row} times in a row; "
+                                f"stopped at iteration {self.iteration + 1} with the last checkpoint "
+                                "intact. Likely causes: learning rate too high (try a lower lr), "
+                                "damaged images, or amp=true on a GPU without good bf16 support")
+                    else:
+                        self.nonfinite_in_row = 0
                     self.iteration += 1
-                    for sched in self.schedulers.values():
-                        sched.step()
+                    with warnings.catch_warnings():
+                        # A skipped (non-finite) step leaves an optimizer unstepped; the schedule
+                        # still counts iterations, which is what we want.
+                        warnings.simplefilter("ignore", UserWarning)
+                        for sched in self.schedulers.values():
+                            sched.step()
                     for k, v in losses.items():
                         running[k] = v if k not in running else 0.9 * running[k] + 0.1 * v
                     bar.update(1)
@@ -369,8 +397,24 @@ class Trainer:
             self.write_log_row({"iteration": self.iteration, "epoch": self.epoch, **metrics},
                                self.val_log_path)
         self.last_val = metrics
+        self.save_if_best(metrics)
         self.epoch += 1
         self.batch_in_epoch = 0
+
+    def save_if_best(self, metrics: dict[str, float]) -> None:
+        """Keep one ``..._best.pth``: the checkpoint with the highest ``best_metric``."""
+        value = metrics.get(self.best_metric)
+        if value is None or value != value or not self.dist.is_main:
+            return
+        if self.best_value is not None and value <= self.best_value:
+            return
+        self.best_value = float(value)
+        old = [p for p in self.ckpt_dir.glob("*_best.pth") if parse_name(self.kind, p)]
+        path = self.save("_best")
+        for p in old:
+            if p != path:
+                p.unlink(missing_ok=True)
+        self.info(f"new best {self.best_metric}={value:.4f}: {path}")
 
     def current_lr(self) -> float:
         opt = next(iter(self.optimizers.values()))

@@ -40,6 +40,7 @@ class ReconstructionTrainer(Trainer):
     """``python3 train.py facemask``: checkpoints ``model_{epoch}_{iter}.pth`` (keys G, D, D2,
     and ``audio_encoder`` for the audio-conditioned proposed model)."""
 
+    best_metric = "psnr_mask"
     kind = "facemask"
 
     def build(self) -> None:
@@ -167,8 +168,7 @@ class ReconstructionTrainer(Trainer):
         if not self.step_ok(loss_g, "generator"):
             return {}
         if d_ok:
-            self.nonfinite_in_row = 0
-        opt["G"].zero_grad(set_to_none=True)
+            opt["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         opt["G"].step()
         with torch.no_grad():

@@ -21,6 +21,7 @@ SAMPLE_ROWS = 4
 class SegmentationTrainer(Trainer):
     """``python3 train.py segm``: checkpoints ``model_segm_{epoch}_{iter}.pth`` (key ``model``)."""
 
+    best_metric = "dice"
     kind = "segm"
 
     def build(self) -> None:
@@ -45,7 +46,6 @@ class SegmentationTrainer(Trainer):
         loss = bce + self.cfg.lambda_dice * dice
         if not self.step_ok(loss, "segmentation"):
             return {}
-        self.nonfinite_in_row = 0
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

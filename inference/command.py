@@ -1,0 +1,300 @@
+"""The command line shared by ``infer.py`` and ``infer_jpgs.py``, and the run itself.
+
+The two scripts take the same options and run the same pipeline; they differ only in
+what they write (``comparison``: panels + metrics, or the reconstructed images alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+from tqdm import tqdm
+
+import cli
+from configs import Config, ConfigError, load_config
+from datasets.images import ImageReadError
+from inference.evaluation import RunningMeans, evaluate, nan_to_none, summary_lines
+from inference.inputs import InputError, Item, Skipped, Source, VideoSource, open_input
+from inference.outputs import ImageWriter, MetricsCsv, OutputError, ensure_writable, write_summary
+from inference.pipeline import MaskReconstructor, Reconstruction
+from inference.timing import StageTimer
+from inference.video import VideoError, VideoWriter
+from inference.weights import load_models
+from trainers.checkpoint import CheckpointError
+from trainers.distributed import pick_device
+
+log = logging.getLogger(__name__)
+MAX_LISTED = 1000  # names kept in summary.json per list (a long video has many frames)
+
+
+class NothingProcessed(RuntimeError):
+    """Every input was skipped."""
+
+
+@dataclass
+class Options:
+    """What the command line chose beyond the config."""
+
+    input: Path
+    out_dir: Path
+    comparison: bool  # infer.py: panels + metrics.csv + summary.json; infer_jpgs.py: images only
+    ext: str  # "png" or "jpg", the format of the per-image files
+    save_masks: bool
+
+
+def build_parser(description: str, default_ext: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="Overrides use config keys (configs/schema.py), e.g. img_size=256 threshold=0.4 "
+               "device=cpu. By default the newest weights/model_segm_*.pth and weights/model_*.pth "
+               "by iteration number are used.")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    parser.add_argument("--input", help="dataset root, folder of photos, one image or a video "
+                        "(default: 'input' in the config)")
+    parser.add_argument("--out", help="output folder (default: results_dir, 'results')")
+    parser.add_argument("--config", default="predict", help="config name or YAML path (default: predict)")
+    parser.add_argument("--segm-weights", metavar="FILE", help="segmentation checkpoint")
+    parser.add_argument("--recon-weights", metavar="FILE", help="reconstruction checkpoint")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="images per batch")
+    parser.add_argument("--save-masks", action="store_true",
+                        help="also write masks/{name}_mask.png (255 = mask, input resolution)")
+    parser.add_argument("--ext", choices=("jpg", "png"), default=default_ext,
+                        help=f"format of the per-image files (default: {default_ext})")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The config with ``key=value`` overrides, then the dedicated options on top."""
+    flags = {"segm_weights": args.segm_weights, "recon_weights": args.recon_weights,
+             "batch_size": args.batch_size, "input": args.input, "results_dir": args.out}
+    if args.save_masks:
+        flags["save_masks"] = True
+    return load_config(args.config, args.overrides, **{k: v for k, v in flags.items() if v is not None})
+
+
+def options_from_config(cfg: Config, comparison: bool, ext: str) -> Options:
+    if not cfg.input:
+        raise InputError("no input: pass --input PATH (a dataset root, a folder of photos, "
+                         "an image or a video) or set 'input' in the config")
+    return Options(Path(cfg.input), Path(cfg.results_dir), comparison, ext, cfg.save_masks)
+
+
+def load_reconstructor(cfg: Config, timer: StageTimer, out: TextIO) -> tuple[MaskReconstructor, dict]:
+    """Both models from their checkpoints, on the configured device; prints which files."""
+    device = pick_device(cfg.device)
+    timer.sync = device.type == "cuda"
+    with timer("load"):
+        segm, recon = load_models(cfg)
+    weights = {"segmentation": str(segm.path), "reconstruction": str(recon.path)}
+    print(f"segmentation weights: {segm.path}" + (f" (iteration {segm.iteration})"
+                                                  if segm.iteration is not None else ""), file=out)
+    print(f"reconstruction weights: {recon.path}" + (f" (iteration {recon.iteration})"
+                                                     if recon.iteration is not None else ""), file=out)
+    if recon.trained_img_size and recon.trained_img_size != cfg.img_size:
+        print(f"note: the generator was trained at {recon.trained_img_size} px and runs here at "
+              f"img_size={cfg.img_size} (override with img_size={recon.trained_img_size})", file=out)
+    print(f"device: {device}", file=out)
+    return MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer), weights
+
+
+def _batches(items, size: int):
+    """Group ``Item``s into lists of ``size``; ``Skipped`` entries pass through on their own."""
+    batch: list[Item] = []
+    for entry in items:
+        if isinstance(entry, Skipped):
+            yield entry
+            continue
+        batch.append(entry)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Run:
+    """One inference run over a source: reconstruct, evaluate, write, summarise."""
+
+    def __init__(self, cfg: Config, options: Options, source: Source,
+                 reconstructor: MaskReconstructor, weights: dict[str, str], out: TextIO) -> None:
+        self.cfg, self.options, self.source, self.rec, self.out = cfg, options, source, reconstructor, out
+        self.weights = weights  # which checkpoint files were used, for the summary
+        self.timer = reconstructor.timer
+        self.images = ImageWriter(options.out_dir, options.comparison, options.ext, options.save_masks)
+        self.means = RunningMeans()
+        self.processed = 0
+        self.skipped: list[Skipped] = []
+        self.no_mask: list[str] = []
+        self.no_mask_count = 0
+        # Metrics run on the GPU when there is one; PSNR needs float64, which MPS lacks.
+        on_cuda = reconstructor.device.type == "cuda"
+        self.metrics_device = reconstructor.device if on_cuda else torch.device("cpu")
+        self.metrics_csv: MetricsCsv | None = None
+        self.video: VideoWriter | None = None
+        self.outputs: dict[str, str] = {}
+
+    # --- per batch ---------------------------------------------------------------------
+    def with_truth_masks(self, batch: list[Item]) -> list[Reconstruction | None]:
+        """The generator alone: reconstructions from the ground-truth masks, where the
+        dataset has both the masks and the clean faces (None elsewhere)."""
+        known = [i for i, item in enumerate(batch)
+                 if item.truth is not None and item.truth_mask is not None]
+        out: list[Reconstruction | None] = [None] * len(batch)
+        if known:
+            results = self.rec([batch[i].image for i in known],
+                               masks=[batch[i].truth_mask for i in known])
+            for i, result in zip(known, results):
+                out[i] = result
+        return out
+
+    def process(self, batch: list[Item]) -> None:
+        results = self.rec([item.image for item in batch])
+        if self.options.comparison:
+            with_truth = self.with_truth_masks(batch)
+            with self.timer("metrics"):
+                for item, result, truth_result in zip(batch, results, with_truth):
+                    row = evaluate(item, result, truth_result, self.cfg.identity, self.metrics_device)
+                    self.means.add(row)
+                    self.metrics_csv.add(row)
+        with self.timer("write"):
+            for item, result in zip(batch, results):
+                if self.video is not None:
+                    self.video.write(result.image)
+                self.images.write(item, result, image=self.video is None)
+                if not result.mask_found:
+                    self.no_mask_count += 1
+                    if len(self.no_mask) < MAX_LISTED:
+                        self.no_mask.append(item.name)
+        self.processed += len(batch)
+
+    # --- the whole run -----------------------------------------------------------------
+    def execute(self) -> dict[str, Any]:
+        out_dir = self.options.out_dir
+        if self.options.comparison:
+            self.metrics_csv = MetricsCsv(out_dir / "metrics.csv")
+        if isinstance(self.source, VideoSource):
+            path = out_dir / f"{self.source.path.stem}_reconstructed.mp4"
+            self.video = VideoWriter(path, self.source.info)
+            self.outputs["video"] = str(path)
+        unit = "frame" if self.video is not None else "img"
+        bar = tqdm(total=self.source.count, desc="reconstruct", unit=unit, dynamic_ncols=True)
+        try:
+            with bar:
+                for entry in _batches(self.timer.timed_iter(self.source, "read"), self.cfg.batch_size):
+                    if isinstance(entry, Skipped):
+                        self.skipped.append(entry)
+                        tqdm.write(f"skipped {entry.name}: {entry.reason}", file=sys.stderr)
+                        bar.update(1)
+                        continue
+                    self.process(entry)
+                    bar.update(len(entry))
+            if self.video is not None:
+                if self.video.count == 0:
+                    raise VideoError(f"{self.source.path}: the video has no frames")
+                with self.timer("write"):
+                    self.video.close()
+        except BaseException:  # Ctrl-C included: leave no half-written video or CSV behind
+            if self.video is not None:
+                self.video.abort()
+            if self.metrics_csv is not None:
+                self.metrics_csv.abort()
+            raise
+        if self.metrics_csv is not None:
+            self.metrics_csv.close()
+            self.outputs["metrics"] = str(self.metrics_csv.path)
+        summary = self.summary()
+        if self.options.comparison:
+            path = out_dir / "summary.json"
+            summary["outputs"]["summary"] = str(path)
+            write_summary(path, summary)
+        self.print_summary(summary)
+        if not self.processed:
+            raise NothingProcessed(f"no image could be processed ({len(self.skipped)} skipped)")
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        seconds = dict(self.timer.seconds)
+        total = sum(seconds.values())
+        per_stage = {k: round(v, 4) for k, v in seconds.items()}
+        rate = {k: (self.processed / v if v > 0 else None) for k, v in seconds.items() if k not in ("load",)}
+        work = total - seconds.get("load", 0.0)
+        return {
+            "input": str(self.source.path),
+            "input_kind": self.source.kind,
+            "script": "infer.py" if self.options.comparison else "infer_jpgs.py",
+            "weights": self.weights,
+            "device": str(self.rec.device),
+            "img_size": self.rec.img_size,
+            "processed": self.processed,
+            "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
+            "no_mask_found": {"count": self.no_mask_count, "names": self.no_mask},
+            "metrics": {k: nan_to_none(v.items()) for k, v in self.means.as_dict().items()},
+            "timing_seconds": per_stage,
+            "images_per_second": {**{k: round(v, 3) for k, v in rate.items() if v is not None},
+                                  "overall": round(self.processed / work, 3) if work > 0 else None},
+            "outputs": {"folder": str(self.options.out_dir), **self.outputs},
+        }
+
+    def print_summary(self, summary: dict[str, Any]) -> None:
+        def p(line: str) -> None:
+            print(line, file=self.out)
+
+        p(f"processed {self.processed} image(s) from {self.source.path} ({self.source.kind}); "
+          f"skipped {len(self.skipped)}")
+        for s in self.skipped[:20]:
+            p(f"  skipped {s.name}: {s.reason}")
+        if len(self.skipped) > 20:
+            p(f"  ... and {len(self.skipped) - 20} more (see summary.json)")
+        if self.no_mask_count:
+            names = ", ".join(self.no_mask[:10]) + (", ..." if self.no_mask_count > 10 else "")
+            p(f"no mask found in {self.no_mask_count} image(s), written unchanged: {names}")
+        if self.options.comparison and self.processed:
+            for line in summary_lines(self.means):
+                p(line)
+        timing = summary["timing_seconds"]
+        rates = summary["images_per_second"]
+        p("timing: " + " | ".join(
+            f"{k} {v:.2f} s" + (f" ({rates[k]:.1f} img/s)" if rates.get(k) else "")
+            for k, v in timing.items())
+          + (f" | overall {rates['overall']:.2f} img/s (excluding load)" if rates.get("overall") else ""))
+        p(f"outputs in {self.options.out_dir}/")
+
+
+def run(cfg: Config, options: Options, reconstructor: MaskReconstructor | None = None,
+        out: TextIO | None = None) -> dict[str, Any]:
+    """Check the output folder, open the input, load the models (unless given), run.
+
+    Returns the summary (what ``summary.json`` holds).
+    """
+    out = out or sys.stdout
+    ensure_writable(options.out_dir)  # before any work: fail in a second, not after an hour
+    source = open_input(options.input, cfg)
+    try:
+        weights: dict[str, str] = {}
+        if reconstructor is None:
+            reconstructor, weights = load_reconstructor(cfg, StageTimer(), out)
+        return Run(cfg, options, source, reconstructor, weights, out).execute()
+    finally:
+        source.close()
+
+
+ERRORS = (ConfigError, CheckpointError, InputError, VideoError, ImageReadError, OutputError,
+          NothingProcessed, ValueError)
+
+
+def main(argv: list[str] | None, comparison: bool, description: str, default_ext: str) -> int:
+    """Entry point of both scripts: parse, run, turn expected errors into one line (exit 2)."""
+    # intermixed: key=value overrides may come before, between or after the options
+    args = build_parser(description, default_ext).parse_intermixed_args(argv)
+    cli.setup_logging()
+    with cli.one_line_errors(*ERRORS):
+        cfg = config_from_args(args)
+        run(cfg, options_from_config(cfg, comparison, args.ext))
+    return 0
+

@@ -1,0 +1,114 @@
+"""What the two scripts write (DESIGN.md section 4), all under the output folder.
+
+* ``infer.py``: ``results_{name}.png``, masked | predicted-mask overlay | reconstructed |
+  ground truth (the last only where it exists), plus ``metrics.csv`` and ``summary.json``.
+* ``infer_jpgs.py``: ``results2_{name}.jpg``, the reconstructed image only.
+* both, with ``--save-masks``: ``masks/{name}_mask.png`` (255 = mask, input resolution);
+  for a video input: ``{stem}_reconstructed.mp4``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datasets.images import grid, write_image
+from inference.evaluation import COLUMNS, csv_value
+from inference.inputs import Item
+from inference.pipeline import Reconstruction
+
+OVERLAY_RGB = np.array([255, 0, 0], np.float32)  # the predicted mask is tinted red
+OVERLAY_ALPHA = 0.5
+
+
+class OutputError(OSError):
+    """The output folder cannot be used; one line."""
+
+
+def ensure_writable(folder: Path) -> Path:
+    """Create ``folder`` if needed and prove a file can be written there (before any work)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise OutputError(f"output folder {folder} is not writable "
+                          f"({err.strerror or type(err).__name__})") from None
+    return folder
+
+
+def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(H,W,3)`` uint8 with the ``(H,W)`` bool mask tinted red, half transparent."""
+    out = image.copy()
+    out[mask] = (image[mask] * (1 - OVERLAY_ALPHA) + OVERLAY_RGB * OVERLAY_ALPHA + 0.5).astype(np.uint8)
+    return out
+
+
+def comparison_panel(item: Item, result: Reconstruction) -> np.ndarray:
+    """One row at the input's resolution: masked | overlay | reconstructed [| ground truth]."""
+    tiles = [item.image, overlay(item.image, result.mask), result.image]
+    if item.truth is not None:
+        tiles.append(item.truth)
+    return grid([tiles])
+
+
+class ImageWriter:
+    """Writes each image's files: the panel (infer.py) or the reconstruction (infer_jpgs.py),
+    and the mask with ``save_masks``."""
+
+    def __init__(self, folder: Path, comparison: bool, ext: str, save_masks: bool) -> None:
+        self.folder, self.comparison, self.ext, self.save_masks = Path(folder), comparison, ext, save_masks
+
+    def image_path(self, name: str) -> Path:
+        prefix = "results" if self.comparison else "results2"
+        return self.folder / f"{prefix}_{name}.{self.ext}"
+
+    def mask_path(self, name: str) -> Path:
+        return self.folder / "masks" / f"{name}_mask.png"
+
+    def write(self, item: Item, result: Reconstruction, image: bool = True) -> None:
+        """``image=False`` writes the mask only (video frames go into the video instead)."""
+        if image:
+            picture = comparison_panel(item, result) if self.comparison else result.image
+            write_image(self.image_path(item.name), picture)
+        if self.save_masks:
+            write_image(self.mask_path(item.name), result.mask.astype(np.uint8) * 255)
+
+
+class MetricsCsv:
+    """``metrics.csv``, one row per image, written as the rows come (flushed each time) and
+    renamed into place on ``close``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self._file = open(self._tmp, "w", newline="")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(COLUMNS)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._writer.writerow([csv_value(row.get(k, "")) for k in COLUMNS])
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+        self._tmp.replace(self.path)
+
+    def abort(self) -> None:
+        """Drop the partial file (the run failed)."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """``summary.json`` (NaN already replaced by null), written atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)

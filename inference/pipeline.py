@@ -1,0 +1,165 @@
+"""The inference pipeline both scripts share: segment -> clean mask -> generate -> composite.
+
+The models see every image at ``img_size x img_size`` (as in training). The result is
+built at the input's own resolution: the generated face and the mask are resized back
+and pasted into the original pixels, so everything outside the mask is byte-identical
+to the input, whatever its size or aspect ratio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from configs import Config
+from datasets.images import resize_image, resize_mask
+from inference.morphology import clean_mask
+from inference.timing import StageTimer
+
+
+@dataclass
+class Reconstruction:
+    """One image's result at the input's resolution."""
+
+    image: np.ndarray  # (H,W,3) uint8: input outside the mask, generated face inside
+    mask: np.ndarray  # (H,W) bool: the mask used (predicted and cleaned, or the given one)
+
+    @property
+    def mask_found(self) -> bool:
+        return bool(self.mask.any())
+
+
+class MaskReconstructor:
+    """Runs both models on batches of photos of any size.
+
+    Args:
+        segmenter: ``(B,3,S,S)`` in [0,1] -> ``(B,1,S,S)`` logits (``MaskSegmenter``).
+        generator: ``(masked, mask, audio)`` -> ``(B,3,S,S)`` in [0,1] (``Generator``).
+        img_size: ``S``, the side the models work at.
+        device: where the models run; AMP (bf16) and channels_last apply on CUDA only.
+        timer: charges the work to the stages "prepare", "segmentation", "generator", "paste".
+    """
+
+    def __init__(self, segmenter: nn.Module, generator: nn.Module, img_size: int,
+                 device: torch.device | str = "cpu", threshold: float = 0.5,
+                 erode_kernel: int = 3, erode_iters: int = 1, dilate_kernel: int = 7,
+                 dilate_iters: int = 1, amp: bool = True, channels_last: bool = True,
+                 timer: StageTimer | None = None) -> None:
+        self.device = torch.device(device)
+        on_cuda = self.device.type == "cuda"
+        self.channels_last = channels_last and on_cuda
+        self.amp = amp and on_cuda
+        self.segmenter = segmenter.to(self.device).eval()
+        self.generator = generator.to(self.device).eval()
+        if self.channels_last:
+            self.segmenter.to(memory_format=torch.channels_last)
+            self.generator.to(memory_format=torch.channels_last)
+        self.img_size = img_size
+        self.morphology = {"threshold": threshold, "erode_kernel": erode_kernel,
+                           "erode_iters": erode_iters, "dilate_kernel": dilate_kernel,
+                           "dilate_iters": dilate_iters}
+        self.timer = timer or StageTimer(self.device)
+
+    @classmethod
+    def from_config(cls, cfg: Config, segmenter: nn.Module, generator: nn.Module,
+                    device: torch.device | str, timer: StageTimer | None = None) -> MaskReconstructor:
+        return cls(segmenter, generator, cfg.img_size, device, cfg.threshold, cfg.erode_kernel,
+                   cfg.erode_iters, cfg.dilate_kernel, cfg.dilate_iters, cfg.amp,
+                   cfg.channels_last, timer)
+
+    @property
+    def needs_audio(self) -> bool:
+        return getattr(self.generator, "audio", "none") != "none"
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    # --- the stages, at img_size ---------------------------------------------------------
+    def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """``(H,W,3)`` uint8 images of any sizes -> ``(B,3,S,S)`` float in [0,1] on the device,
+        resized exactly as the training data was (``datasets.images.resize_image``)."""
+        batch = np.stack([resize_image(im, self.img_size) for im in images])
+        return self._to_device(torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255))
+
+    def segment(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B,3,S,S)`` -> cleaned mask ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate)."""
+        with self._autocast():
+            logits = self.segmenter(x)
+        return clean_mask(torch.sigmoid(logits.float()), **self.morphology)
+
+    def generate(self, x: torch.Tensor, mask: torch.Tensor,
+                 audio: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw generator output ``(B,3,S,S)`` in [0,1] for masked faces and their masks.
+
+        ``audio``: per-image embeddings ``(B, audio_dim)`` for an audio-conditioned
+        generator (the hook for video conditioning; None for the image-only model).
+        """
+        with self._autocast():
+            out = self.generator(x, mask, audio)
+        return out.float().clamp_(0, 1)
+
+    # --- back to the input's resolution --------------------------------------------------
+    def paste(self, original: np.ndarray, generated: torch.Tensor,
+              mask: torch.Tensor | np.ndarray) -> Reconstruction:
+        """Composite one image at its own resolution.
+
+        Args:
+            original: ``(H,W,3)`` uint8, the input photo.
+            generated: ``(3,S,S)`` in [0,1], the generator's face.
+            mask: ``(1,S,S)`` {0,1} tensor (predicted; resized up here) or ``(H,W)`` bool
+                array already at the input's resolution (a ground-truth mask).
+        Returns:
+            the composite, exactly ``original`` wherever the full-resolution mask is 0.
+        """
+        h, w = original.shape[:2]
+        if isinstance(mask, np.ndarray):
+            full_mask = torch.from_numpy(mask).to(self.device)
+        else:
+            # Bilinear then 0.5 keeps the mask's outline smooth when scaling up.
+            full_mask = F.interpolate(mask[None].float(), size=(h, w), mode="bilinear",
+                                      align_corners=False)[0, 0] > 0.5
+        face = generated[None]
+        if face.shape[-2:] != (h, w):
+            face = F.interpolate(face, size=(h, w), mode="bilinear", align_corners=False)
+        face = (face[0].clamp(0, 1) * 255).round_().to(torch.uint8).permute(1, 2, 0)
+        source = torch.from_numpy(original).to(self.device)
+        composite = torch.where(full_mask[..., None], face, source)
+        return Reconstruction(composite.cpu().numpy(), full_mask.cpu().numpy())
+
+    # --- the whole chain -----------------------------------------------------------------
+    @torch.inference_mode()
+    def __call__(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None,
+                 audio: torch.Tensor | None = None) -> list[Reconstruction]:
+        """Reconstruct a batch of ``(H,W,3)`` uint8 masked faces (any sizes).
+
+        With ``masks`` (``(H,W)`` bool per image, e.g. the dataset's ground truth) the
+        segmenter is skipped and those masks are used: the generator alone is evaluated.
+        """
+        if not images:
+            return []
+        if audio is None and self.needs_audio:
+            raise ValueError("this generator is audio-conditioned: pass per-image audio embeddings")
+        with self.timer("prepare"):
+            x = self.prepare(images)
+        if masks is None:
+            with self.timer("segmentation"):
+                small = self.segment(x)
+        else:
+            with self.timer("prepare"):
+                small = self._to_device(torch.from_numpy(
+                    np.stack([resize_mask(m, self.img_size) for m in masks])[:, None]).float())
+        with self.timer("generator"):
+            generated = self.generate(x, small, audio)
+        with self.timer("paste"):
+            return [self.paste(image, generated[i], small[i] if masks is None else masks[i])
+                    for i, image in enumerate(images)]
