@@ -20,6 +20,7 @@ from datasets.images import grid, tensor_to_image, write_image
 from losses import LSGANLoss, PerceptualLoss, SSIMLoss, feature_matching_loss
 from metrics import masked_l1, psnr, ssim
 from models import (
+    AUDIO_ENCODER,
     AudioEncoder,
     Generator,
     NLayerDiscriminator,
@@ -31,9 +32,6 @@ from trainers.base import Trainer
 
 log = logging.getLogger(__name__)
 SAMPLE_ROWS = 4
-
-
-AUDIO_ENCODER = "audio_encoder"  # checkpoint key of the audio encoder (audio: map | film)
 
 
 class ReconstructionTrainer(Trainer):
@@ -167,8 +165,7 @@ class ReconstructionTrainer(Trainer):
                   + cfg.lambda_per * terms.get("per", torch.zeros((), device=gt.device)))
         if not self.step_ok(loss_g, "generator"):
             return {}
-        if d_ok:
-            opt["G"].zero_grad(set_to_none=True)
+        opt["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         opt["G"].step()
         with torch.no_grad():
