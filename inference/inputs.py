@@ -34,6 +34,7 @@ class Item:
     image: np.ndarray  # (H,W,3) uint8 masked face
     truth: np.ndarray | None = None  # (H,W,3) uint8 clean face, same size as image
     truth_mask: np.ndarray | None = None  # (H,W) bool, True = face mask
+    time: float | None = None  # video frames: seconds from the start (for the audio window)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ class VideoSource(Source):
 
     def __iter__(self) -> Iterator[Item | Skipped]:
         for index, frame in enumerate(self.reader):
-            yield Item(f"{self.path.stem}_{index:06d}", frame)
+            # Constant frame rate: frame k shows time k/fps, as the video preparation counts it.
+            time = index / self.info.fps if self.info.fps else None
+            yield Item(f"{self.path.stem}_{index:06d}", frame, time=time)
 
     def close(self) -> None:
         self.reader.close()

@@ -13,6 +13,7 @@ from torch import nn
 
 from datasets.audio_features import AudioSettings
 
+AUDIO_ENCODER = "audio_encoder"  # its key in checkpoints, next to G, D and D2
 POOLED_STEPS = 4  # time positions kept after pooling: the embedding knows early / centre / late
 
 
