@@ -2,9 +2,9 @@
 the same steps from the same seed on one video dataset and compare them on its held-out
 frames (run by hand).
 
-    python3 benchmarks/audio_ablation.py                        # the synthetic talking clip
-    python3 benchmarks/audio_ablation.py --video talk.mp4       # your own video (prepared first)
-    python3 benchmarks/audio_ablation.py --root data/talk       # a prepared video dataset root
+    python3 benchmarks/audio_ablation.py                          # the synthetic talking clip
+    python3 benchmarks/audio_ablation.py --video talk.mp4 --fps 1   # your own video (prepared first)
+    python3 benchmarks/audio_ablation.py --root data/talk/train     # a prepared video dataset root
 
 The synthetic talking clip (``datasets.talking_clip``) is made as an mp4 and prepared by
 ``datasets.prepare.prepare_video`` like any user video: faces found, masks drawn, frames
@@ -26,9 +26,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import cli  # noqa: E402
+
+cli.use_project_venv()
+
 import torch  # noqa: E402
 
 from configs import Config  # noqa: E402
+from configs.loader import parse_overrides  # noqa: E402
 from datasets import collate_skip_broken, load_image  # noqa: E402
 from datasets.audio import read_frames_csv  # noqa: E402
 from datasets.face_crop import find_faces  # noqa: E402
@@ -126,7 +131,7 @@ def main() -> int:
         window = args.audio_window or min(1.0, frame_spacing(root))
         settings = {"img_size": 64, "base_channels": 16, "depth": 3, "d_num_layers": 2, "batch_size": 8,
                     "lr": 2e-3, "perceptual": "none", "num_workers": 0, "device": args.device}
-        settings.update(dict(s.split("=", 1) for s in args.settings))
+        settings.update(parse_overrides(args.settings))
         base = Config.from_dict(settings).to_dict()  # checks and types the overrides
         base.update(task="facemask", root_dir=str(root), train_anns=str(root / "annotations/train.csv"),
                     val_anns=None, val_dir=None, max_iters=args.steps, num_epochs=100000,

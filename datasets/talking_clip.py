@@ -12,11 +12,14 @@ Two forms:
   binary, ``audio/talk.wav``, ``frames.csv``, annotations), with a drawn mask and no face
   detection: fast, for tests.
 - ``write_talking_video``: an mp4 (H.264 + AAC) for ``python3 -m datasets.prepare video``,
-  which then finds the face and draws its own masks, like for any user video.
+  which then finds the face and draws its own masks, like for any user video::
+
+      python3 -m datasets.talking_clip --out talk.mp4 [--seconds 60] [--fps 4] [--seed 0]
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import subprocess
 import wave
@@ -176,3 +179,21 @@ def write_talking_video(path: str | Path, seconds: float, fps: int = 4, size: in
     finally:
         wav.unlink(missing_ok=True)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the synthetic talking clip as an mp4.")
+    parser.add_argument("--out", type=Path, required=True, help="the .mp4 to write")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--fps", type=int, default=4, help="video frames (and mouth changes) per second")
+    parser.add_argument("--size", type=int, default=256, help="side of the square video")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the mouth sequence and the motion")
+    args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_talking_video(args.out, args.seconds, args.fps, args.size, seed=args.seed)
+    print(f"wrote {args.out}: {args.seconds:g} s at {args.fps} fps, {len(MOUTHS)} mouths / tones")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
