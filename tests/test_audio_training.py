@@ -98,11 +98,14 @@ def test_film_beats_none_when_only_the_audio_tells_the_mouth(tmp_path):
     root = write_talking_dataset(tmp_path / "talk", 120, size=32, frame_s=FRAME_S)
     results = {}
     for mode in ("none", "film"):
+        # Validated once, after training (no per-epoch validation or best-checkpoint saving).
         cfg = talk_config(tmp_path / mode, root, audio=mode, batch_size=8, lr=2e-3, max_iters=150,
-                          num_epochs=1000, d_num_layers=1)
+                          num_epochs=1000, d_num_layers=1, val_anns=None)
         trainer = ReconstructionTrainer(cfg)
         trainer.fit()
+        trainer.val_set = trainer.make_dataset(str(root), str(root / "annotations/val.csv"))
         results[mode] = trainer.validate()
+        assert len(trainer.val_set) == 24 and trainer.iteration == 150
     gain = results["film"]["psnr_mask"] - results["none"]["psnr_mask"]
     assert gain >= 2.0, results
     assert results["film"]["l1_mask"] < results["none"]["l1_mask"], results
