@@ -18,7 +18,7 @@ from configs.loader import parse_overrides
 from datasets import ReconstructionDataset
 from datasets.audio_features import AudioSettings
 from datasets.talking_clip import write_talking_dataset, write_talking_video
-from helpers_infer import ONE_THREAD_ENV, REPO, one_torch_thread  # noqa: F401 (autouse fixture)
+from helpers_infer import ONE_THREAD_ENV, REPO, make_video, one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.audio import frame_features
 from inference.inputs import open_input
 from inference.video import count_frames
@@ -81,6 +81,11 @@ def test_infer_on_a_video_and_refusing_photos(trained, tmp_path, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "audio-conditioned" in err[0], err
+    mute = make_video(tmp_path / "mute.mp4", frames=3, audio=False)
+    with pytest.raises(SystemExit) as stop:
+        infer.main(["--input", str(mute), "--out", str(tmp_path / "mute_out"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and "no audio track" in err[0], err
 
 
 def test_inference_features_are_the_training_features(trained):
