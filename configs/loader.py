@@ -174,8 +174,8 @@ def read_settings(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"config {path} is not valid YAML{line}: "
-                          f"{getattr(err, 'problem', None) or err}") from None
+        reason = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise ConfigError(f"config {path} is not valid YAML{line}: {reason}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

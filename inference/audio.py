@@ -21,20 +21,18 @@ import torch
 from datasets.audio import FrameAudio, SoundTrack
 from datasets.audio_features import AudioSettings
 from datasets.layout import DatasetError
+from datasets.video import VideoError, VideoInfo, extract_audio
 from inference.inputs import FileSource, InputError, Item, Source, VideoSource
 
 FrameFeatures = Callable[[Sequence[Item]], torch.Tensor]  # items -> (B, n_mels, W)
 
 
-def video_soundtrack(path: Path, settings: AudioSettings) -> SoundTrack:
-    """The soundtrack of a video file as a ``SoundTrack`` (InputError if it has none)."""
-    from datasets.video import VideoError, extract_audio, probe
-
+def video_soundtrack(info: VideoInfo, settings: AudioSettings) -> SoundTrack:
+    """The soundtrack of a probed video file as a ``SoundTrack`` (InputError if it has none)."""
+    if not info.has_audio:
+        raise InputError(f"{info.path}: the video has no audio track, and this generator is "
+                         "audio-conditioned (it paints the mouth from the speech)")
     try:
-        info = probe(path)
-        if not info.has_audio:
-            raise InputError(f"{path}: the video has no audio track, and this generator is "
-                             "audio-conditioned (it paints the mouth from the speech)")
         with tempfile.TemporaryDirectory() as tmp:
             wav = Path(tmp) / "soundtrack.wav"
             extract_audio(info, wav)
@@ -47,7 +45,7 @@ def frame_features(source: Source, settings: AudioSettings) -> FrameFeatures:
     """A function from a batch of the source's items to their audio windows
     ``(B, n_mels, W)``; the soundtrack is read and transformed here, once."""
     if isinstance(source, VideoSource):
-        track = video_soundtrack(source.path, settings)
+        track = video_soundtrack(source.info, settings)
 
         def by_time(items: Sequence[Item]) -> torch.Tensor:
             if any(item.time is None for item in items):

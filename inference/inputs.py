@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from configs import Config
-from datasets.images import ImageReadError, is_image_file, load_image, load_mask
+from datasets.images import ImageReadError, check_same_frame, is_image_file, load_image, load_mask
 from datasets.layout import BINARY_SUFFIX, MASKED_SUFFIX, index_by_stem, strip_suffix
 from inference.video import VideoError, VideoInfo, VideoReader, is_video_file
 
@@ -112,7 +112,8 @@ class VideoSource(Source):
 
 
 def _fit(array: np.ndarray, shape: tuple[int, int], nearest: bool) -> np.ndarray:
-    """Resize a ground-truth image / mask to the masked image's (H, W) if it differs."""
+    """Resize a ground-truth image / mask to the masked image's (H, W) if it differs
+    (same aspect ratio: ``check_same_frame`` refused the others)."""
     if array.shape[:2] == shape:
         return array
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
@@ -125,9 +126,13 @@ def read_entry(entry: _Entry) -> Item:
     image = load_image(entry.image)
     truth = truth_mask = None
     if entry.truth is not None:
-        truth = _fit(load_image(entry.truth), image.shape[:2], nearest=False)
+        truth = load_image(entry.truth)
+        check_same_frame(entry.image, image.shape, entry.truth, truth.shape)
+        truth = _fit(truth, image.shape[:2], nearest=False)
     if entry.truth_mask is not None:
-        truth_mask = _fit(load_mask(entry.truth_mask), image.shape[:2], nearest=True)
+        truth_mask = load_mask(entry.truth_mask)
+        check_same_frame(entry.image, image.shape, entry.truth_mask, truth_mask.shape)
+        truth_mask = _fit(truth_mask, image.shape[:2], nearest=True)
     return Item(entry.name, image, truth, truth_mask)
 
 
