@@ -39,8 +39,9 @@ class ReconstructionTrainer(Trainer):
         elif cfg.val_dir:
             self.val_set = self.make_dataset(cfg.val_dir, None)
         self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim)
-        self.models["D"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
-        self.models["D2"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
+        for name in ("D", "D2"):
+            self.models[name] = NLayerDiscriminator(base_channels=cfg.d_base_channels,
+                                                    num_layers=cfg.d_num_layers)
         betas = (0.5, 0.999)  # the usual GAN setting: less momentum keeps G and D in step
         for name in ("G", "D", "D2"):
             self.optimizers[name] = torch.optim.Adam(self.models[name].parameters(), lr=cfg.lr, betas=betas)
