@@ -66,12 +66,31 @@ def pick_threads(requested: int | None) -> int:
     return max(1, min(cores, cores - round(busy)))
 
 
-def newest_checkpoint_option(kind: str) -> str:
-    """``--resume PATH`` when the last demo training of ``kind`` was interrupted (Ctrl-C)."""
+def interrupted_checkpoint(kind: str) -> Path | None:
+    """The newest demo checkpoint of ``kind`` when it is an ``_interrupted`` one (Ctrl-C)."""
     from trainers.checkpoint import find_latest
 
     latest = find_latest(WEIGHTS, kind)
-    return f" --resume {latest}" if latest is not None and latest.stem.endswith("_interrupted") else ""
+    return latest if latest is not None and latest.stem.endswith("_interrupted") else None
+
+
+def resume_option(kind: str) -> str:
+    """``--resume PATH`` to continue an interrupted demo training, else nothing."""
+    path = interrupted_checkpoint(kind)
+    return f" --resume {path}" if path is not None else ""
+
+
+def clear_training(kind: str) -> None:
+    """Before training ``kind`` from scratch: drop the checkpoints and logs of an earlier
+    attempt, or the new run would append its log rows to the old ones."""
+    from trainers.checkpoint import list_checkpoints
+
+    if interrupted_checkpoint(kind) is not None:
+        return  # resuming: the trainer trims the logs to the checkpoint itself
+    for path in list_checkpoints(WEIGHTS, kind):
+        path.unlink()
+    for name in ("log.csv", "val.csv", "curves.png"):
+        (WEIGHTS / f"{kind}_{name}").unlink(missing_ok=True)
 
 
 def final_checkpoint(kind: str) -> Path:
@@ -126,24 +145,24 @@ def make_masked_video() -> None:
 
 
 def make_report() -> None:
-    """Telea on the same masks, the comparison table, the picture; printed and saved."""
+    """Telea on the same masks, the comparison table and the picture, into ``REPORT``."""
     import torch
 
     from demos.baseline import score_telea
-    from demos.report import compare, demo_picture, headline, markdown_table, pick_examples
+    from demos.report import compare, demo_picture, headline, markdown_table, pick_examples, video_line
 
     # Tiny per-image tensors: one thread is many times faster on a busy machine.
     torch.set_num_threads(1)
     telea_truth = score_telea(TEST_ROOT)
     telea_predicted = score_telea(TEST_ROOT, masks_dir=HELD_OUT_RESULTS / "masks")
     comparison = compare(HELD_OUT_RESULTS, telea_truth, telea_predicted)
+    video = video_line(VIDEO_FRAME_RESULTS, score_telea(VIDEO_ROOT))
     demo_picture(HELD_OUT_RESULTS, pick_examples(TEST_ROOT, PICTURE_ROWS), PICTURE)
     text = [f"Held-out demo photos ({comparison.images} views of the face never used in training, "
             f"{SIZE} px), scored inside the ground-truth mask:", "", markdown_table(comparison), "",
-            headline(comparison)]
+            headline(comparison), "", video]
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text("\n".join(text) + "\n")
-    print("\n" + "\n".join(text))
 
 
 def build_steps(python: str = "python3") -> list:
@@ -165,11 +184,12 @@ def build_steps(python: str = "python3") -> list:
                      "--color '#7ab0de' --min-face 32 --val-fraction 0"),
         Step("make the masked video", [MASKED_VIDEO], action=make_masked_video),
         Step("train the segmenter", lambda: training_outputs("segm"),
-             command=f"{python} train.py segm --config configs/demo_segm.yaml"
-                     + newest_checkpoint_option("segm")),
+             command=f"{python} train.py segm --config configs/demo_segm.yaml" + resume_option("segm"),
+             before=lambda: clear_training("segm")),
         Step("train the reconstructor", lambda: training_outputs("facemask"),
              command=f"{python} train.py facemask --config configs/demo_facemask.yaml"
-                     + newest_checkpoint_option("facemask")),
+                     + resume_option("facemask"),
+             before=lambda: clear_training("facemask")),
         Step("reconstruct the held-out photos", [HELD_OUT_RESULTS / "summary.json"],
              command=f"{python} infer.py {predict} --input {TEST_ROOT} --out {HELD_OUT_RESULTS} "
                      "--save-masks"),
@@ -177,7 +197,7 @@ def build_steps(python: str = "python3") -> list:
              command=f"{python} infer.py {predict} --input {VIDEO_ROOT} --out {VIDEO_FRAME_RESULTS}"),
         Step("reconstruct the masked video", [VIDEO_RESULTS / f"{MASKED_VIDEO.stem}_reconstructed.mp4"],
              command=f"{python} infer_jpgs.py {predict} --input {MASKED_VIDEO} --out {VIDEO_RESULTS}"),
-        Step("compare with OpenCV Telea", [REPORT, PICTURE], action=make_report, always=True),
+        Step("compare with OpenCV Telea", [REPORT, PICTURE], action=make_report),
     ]
 
 
@@ -242,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     except StepFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    print("\n" + REPORT.read_text(), end="")
     wall = time.perf_counter() - start
     known = record_times(log.seconds)
     load_end = os.getloadavg()

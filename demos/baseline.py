@@ -80,7 +80,7 @@ def score_telea(root: Path, masks_dir: Path | None = None) -> BaselineScores:
     holes = {item.name: item.truth_mask if masks_dir is None
              else load_mask(masks_dir / f"{item.name}_mask.png") for item in items}
     best: BaselineScores | None = None
-    for radius in tqdm(RADII, desc="OpenCV Telea", unit="radius", dynamic_ncols=True, leave=False):
+    for radius in tqdm(RADII, desc=f"OpenCV Telea on {root.name}", unit="radius", dynamic_ncols=True):
         scores = {item.name: in_mask_scores(telea(item.image, holes[item.name], radius), item.truth,
                                             item.truth_mask) for item in items}
         mean_psnr, mean_ssim = (float(v) for v in np.mean(list(scores.values()), axis=0))

@@ -95,6 +95,17 @@ def headline(comparison: Comparison) -> str:
             f"{comparison.margin_e2e_db:+.2f} dB with our predicted masks.")
 
 
+def video_line(results: Path, telea_truth: BaselineScores) -> str:
+    """One line for the video frames: Dice, ours vs Telea inside the ground-truth mask."""
+    summary = read_summary(results)
+    return (f"Video frames ({summary['processed']} frames of the talking video, masked by prepare; "
+            f"{results}): segmentation Dice {_mean(summary, 'seg_dice'):.3f}; in-mask PSNR / SSIM "
+            f"with the ground-truth masks: ours {_mean(summary, 'gt_mask_psnr_mask'):.2f} dB / "
+            f"{_mean(summary, 'gt_mask_ssim_mask'):.3f}, Telea (radius {telea_truth.radius}) "
+            f"{telea_truth.psnr_mask:.2f} dB / {telea_truth.ssim_mask:.3f}; end to end ours "
+            f"{_mean(summary, 'psnr_mask'):.2f} dB / {_mean(summary, 'ssim_mask'):.3f}.")
+
+
 def pick_examples(dataset: Path, count: int) -> list[str]:
     """Names of ``count`` examples of the prepared dataset, one mask type after another
     (its ``prepare_report.csv`` says which type each got), so the picture shows variety."""

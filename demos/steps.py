@@ -1,7 +1,8 @@
 """Run the demo as named steps that are skipped on a second run once their outputs exist.
 
 A step is done when its stamp file (written after it succeeded) and all its outputs
-exist; deleting an output, or ``--fresh``, makes it run again. Commands run as a user
+exist; deleting an output, or ``--fresh``, makes it run again, and every step after it
+(each step may use what the earlier ones wrote). Commands run as a user
 would type them (``python3 train.py ...``), with this Python in place of ``python3`` so
 the same environment runs them.
 """
@@ -39,7 +40,7 @@ class Step:
     outputs: list[Path] | Callable[[], list[Path]]  # a function: paths known only once earlier steps ran
     command: str | None = None
     action: Callable[[], None] | None = None
-    always: bool = False  # run even when done (cheap steps whose output should be fresh)
+    before: Callable[[], None] | None = None  # clears what an abandoned earlier attempt left
 
 
 @dataclass
@@ -73,15 +74,19 @@ class StepRunner:
         return self.stamp(step).is_file() and all(p.exists() for p in step.output_paths())
 
     def run(self, steps: list[Step]) -> StepLog:
+        redo_rest = False
         for k, step in enumerate(steps, 1):
             header = f"[{k}/{len(steps)}] {step.name}"
-            if self.is_done(step) and not step.always:
+            if not redo_rest and self.is_done(step):
                 print(f"{header}: done already, skipped (--fresh redoes it)", flush=True)
                 self.log.seconds[step.name] = None
                 continue
+            redo_rest = True
             print(f"\n{header}" + (f": {step.command}" if step.command else ""), flush=True)
             start = time.perf_counter()
             self.stamp(step).unlink(missing_ok=True)
+            if step.before is not None:
+                step.before()
             if step.command is not None:
                 self._run_command(step)
             if step.action is not None:

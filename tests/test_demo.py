@@ -118,20 +118,21 @@ def test_picture_examples_cycle_through_mask_types(tmp_path):
 
 
 def test_steps_skip_what_is_done_and_redo_what_is_missing(tmp_path):
-    out = tmp_path / "out.txt"
     calls = []
 
-    def make() -> None:
-        calls.append(1)
-        out.write_text("x")
+    def writer(name: str):
+        def make() -> None:
+            calls.append(name)
+            (tmp_path / name).write_text("x")
+        return make
 
-    steps = [Step("make it", [out], action=make)]
+    steps = [Step(name, [tmp_path / name], action=writer(name)) for name in ("a", "b", "c")]
     StepRunner(tmp_path / "stamps").run(steps)
     log = StepRunner(tmp_path / "stamps").run(steps)
-    assert len(calls) == 1 and log.seconds == {"make it": None}
-    out.unlink()
+    assert calls == ["a", "b", "c"] and log.seconds == {"a": None, "b": None, "c": None}
+    (tmp_path / "b").unlink()
     StepRunner(tmp_path / "stamps").run(steps)
-    assert len(calls) == 2
+    assert calls == ["a", "b", "c", "b", "c"]  # b is redone, and c, which may use b's output
 
 
 def test_a_failing_or_silent_command_stops_the_demo(tmp_path):
@@ -156,3 +157,26 @@ def test_demo_commands_parse_with_the_real_parsers():
             infer_parser("", "png").parse_intermixed_args(args[1:])
         else:
             assert args[:2] in (["train.py", "segm"], ["train.py", "facemask"]), command
+
+
+def test_ctrl_c_during_a_command_stops_the_demo_after_it(tmp_path):
+    """The command gets Ctrl-C (here: it sends SIGINT to the demo) and finishes on its own
+    terms; the demo then stops instead of marking the step done."""
+    command = ("python3 -c 'import os, signal, time; os.kill(os.getppid(), signal.SIGINT); "
+               "time.sleep(0.3)'")
+    with pytest.raises(StepFailed, match="interrupted"):
+        StepRunner(tmp_path).run([Step("train", [], command=command)])
+    assert not list(tmp_path.glob("*.done"))
+
+
+def test_interrupted_training_is_resumed_and_abandoned_runs_are_cleared(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "WEIGHTS", tmp_path)
+    for name in ("model_segm_0_10.pth", "model_segm_1_20_interrupted.pth", "segm_log.csv", "model_5_50.pth"):
+        (tmp_path / name).write_text("x")
+    assert demo.resume_option("segm") == f" --resume {tmp_path / 'model_segm_1_20_interrupted.pth'}"
+    demo.clear_training("segm")  # resuming: keep everything
+    assert (tmp_path / "segm_log.csv").exists()
+    (tmp_path / "model_segm_1_20_interrupted.pth").unlink()
+    assert demo.resume_option("segm") == ""
+    demo.clear_training("segm")  # from scratch: the old segmenter run goes, the other stage stays
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_5_50.pth"]

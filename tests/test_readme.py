@@ -2,7 +2,7 @@
 ``make X`` in its fenced code blocks names a real script, module or Makefile target; each
 distinct script / module (and sub-command) answers ``--help`` with exit status 0; every
 ``--option`` a README command uses is one that ``--help`` lists; every ``key=value`` given
-to a script that reads configs is a real config key.
+to a script that reads configs is a real config key. The pictures it shows exist and are small.
 """
 
 from __future__ import annotations
@@ -189,6 +189,15 @@ def test_config_overrides_are_real_keys():
             m = re.fullmatch(r"([a-z_][a-z0-9_]*)=.*", token)
             if m and token != "key=value":
                 assert m.group(1) in KEYS, f"README: unknown config key '{m.group(1)}' in: {command.line}"
+
+
+def test_pictures_exist_and_are_small():
+    """Every image the README shows is in the repository and under 300 kB."""
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", README.read_text(encoding="utf-8"))
+    for picture in pictures:
+        path = ROOT / picture
+        assert path.is_file(), f"README shows {picture}, which is not in the repository"
+        assert path.stat().st_size < 300_000, f"{picture} is {path.stat().st_size} bytes"
 
 
 def _distinct_targets() -> list[str]:
