@@ -69,6 +69,8 @@ KEYS: dict[str, Key] = {
     "base_channels": Key("int", 32, "channels of the first U-Net level (doubles per level)"),
     "depth": Key("int", 4, "U-Net levels above the bottleneck"),
     "d_num_layers": Key("int", 3, "PatchGAN discriminator depth"),
+    "d_base_channels": Key("int", 64, "channels of the discriminators' first layer (doubles per "
+                           "layer, at most 8x); smaller is cheaper (the demo uses 32)"),
     # --- losses ------------------------------------------------------------------------
     "lambda_G": Key("float", 1.0, "weight of the two adversarial terms in G's loss"),
     "lambda_rc": Key("float", 100.0, "weight of the reconstruction term (SmoothL1 + 1-SSIM)"),

@@ -49,8 +49,9 @@ class ReconstructionTrainer(Trainer):
         elif cfg.val_dir:
             self.val_set = self.make_dataset(cfg.val_dir, None)
         self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim)
-        self.models["D"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
-        self.models["D2"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
+        for name in ("D", "D2"):
+            self.models[name] = NLayerDiscriminator(base_channels=cfg.d_base_channels,
+                                                    num_layers=cfg.d_num_layers)
         if cfg.audio != "none":
             # Built after G, D, D2 so those start from the same weights as with audio: none
             # (same seed), which keeps the audio ablation a fair comparison.
