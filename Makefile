@@ -24,4 +24,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) weights/* samples/* results/*
+	rm -rf $(VENV) weights/* samples/* results/* demo_data

@@ -25,11 +25,11 @@ CONFIG_DIR = Path(__file__).resolve().parent
 # Numbers that must be at least this large; anything smaller is a mistake, not a setting.
 MINIMUM = {
     "img_size": 16, "batch_size": 1, "num_workers": 0, "num_epochs": 1, "base_channels": 1,
-    "depth": 1, "d_num_layers": 1, "visualize_per_iter": 1, "save_per_iter": 1,
+    "depth": 1, "d_num_layers": 1, "d_base_channels": 1, "visualize_per_iter": 1, "save_per_iter": 1,
     "print_per_iter": 1, "keep_last": 0, "max_nonfinite": 1, "erode_kernel": 0,
     "erode_iters": 0, "dilate_kernel": 0, "dilate_iters": 0, "n_mels": 1, "audio_dim": 1,
     "sample_rate": 1000, "max_iters": 1, "lr": 0.0, "gamma": 0.0, "audio_window": 0.0,
-    "hop_ms": 0.1,
+    "hop_ms": 0.1, "win_ms": 1.0,
 }
 
 
@@ -174,8 +174,8 @@ def read_settings(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"config {path} is not valid YAML{line}: "
-                          f"{getattr(err, 'problem', None) or err}") from None
+        reason = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise ConfigError(f"config {path} is not valid YAML{line}: {reason}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

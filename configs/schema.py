@@ -74,6 +74,8 @@ KEYS: dict[str, Key] = {
     "base_channels": Key("int", 32, "channels of the first U-Net level (doubles per level)"),
     "depth": Key("int", 4, "U-Net levels above the bottleneck"),
     "d_num_layers": Key("int", 3, "PatchGAN discriminator depth"),
+    "d_base_channels": Key("int", 64, "channels of the discriminators' first layer (doubles per "
+                           "layer, at most 8x); smaller is cheaper (the demo uses 32)"),
     # --- losses ------------------------------------------------------------------------
     "lambda_G": Key("float", 1.0, "weight of the two adversarial terms in G's loss"),
     "lambda_rc": Key("float", 100.0, "weight of the reconstruction term (SmoothL1 + 1-SSIM)"),
@@ -91,6 +93,7 @@ KEYS: dict[str, Key] = {
     "sample_rate": Key("int", 16000, "audio is resampled to this rate before features"),
     "n_mels": Key("int", 40, "mel bands of the log-mel spectrogram"),
     "hop_ms": Key("float", 10.0, "spectrogram hop in milliseconds"),
+    "win_ms": Key("float", 25.0, "spectrogram analysis (Hann) window in milliseconds"),
     "audio_dim": Key("int", 128, "audio embedding size"),
     # --- inference ---------------------------------------------------------------------
     "segm_weights": Key("str?", None, "segmenter checkpoint (none: newest in checkpoint_path)"),

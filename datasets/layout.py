@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,16 @@ def warn_missing(missing: list[str], what: str, total: int) -> None:
                     len(missing), total, what, first)
 
 
+def inside(root: Path, relative: str, csv_path: Path, row: int) -> Path:
+    """``root/relative`` (``\\`` accepted), refusing paths that leave the dataset root."""
+    rel = relative.strip().replace("\\", "/")
+    path = Path(os.path.normpath(root / rel))
+    if Path(rel).is_absolute() or not path.is_relative_to(os.path.normpath(root)):
+        raise DatasetError(f"{csv_path}, row {row}: path '{relative.strip()}' is outside the "
+                           f"dataset root {root}")
+    return path
+
+
 def read_annotations(csv_path: Path, root: Path) -> list[Sample]:
     """Rows ``index,masked_path,binary_path`` -> samples (missing files skipped, summarised).
 
@@ -79,8 +90,8 @@ def read_annotations(csv_path: Path, root: Path) -> list[Sample]:
         if len(row) < 3:
             raise DatasetError(f"{csv_path}, row {line}: expected index,masked_path,binary_path; "
                                f"got {len(row)} column(s)")
-        masked = root / row[1].strip().replace("\\", "/")
-        mask = root / row[2].strip().replace("\\", "/")
+        masked = inside(root, row[1], csv_path, line)
+        mask = inside(root, row[2], csv_path, line)
         name = strip_suffix(masked.stem, MASKED_SUFFIX)
         if masked.is_file() and mask.is_file():
             samples.append(Sample(name, masked, mask))

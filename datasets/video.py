@@ -37,6 +37,16 @@ class VideoInfo:
     height: int
     has_audio: bool
     audio_rate: int | None
+    audio_codec: str | None = None  # None: no audio stream
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def expected_frames(self) -> int | None:
+        """Frame count estimated from duration x fps (for progress bars only)."""
+        return round(self.duration * self.fps) if self.duration and self.fps else None
 
 
 @lru_cache(maxsize=1)
@@ -75,7 +85,7 @@ def probe(path: str | Path) -> VideoInfo:
     fps = re.search(r", ([\d.]+) fps", video.group(0))
     duration = re.search(r"Duration: (\d+):(\d+):([\d.]+)", err)
     start = re.search(r"start: (-?[\d.]+)", err)
-    audio = re.search(r"Stream #\S+.*?: Audio: .*?(\d+) Hz", err)
+    audio = re.search(r"Stream #\S+.*?: Audio: (\w+).*?(\d+) Hz", err)
     if duration is None:
         raise VideoError(f"{path}: ffmpeg reports no duration (stream not seekable?)")
     hours, minutes, seconds = duration.groups()
@@ -87,7 +97,8 @@ def probe(path: str | Path) -> VideoInfo:
         width=int(size.group(1)) if size else 0,
         height=int(size.group(2)) if size else 0,
         has_audio=audio is not None,
-        audio_rate=int(audio.group(1)) if audio else None,
+        audio_rate=int(audio.group(2)) if audio else None,
+        audio_codec=audio.group(1) if audio else None,
     )
 
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 import cli
 from configs import Config, ConfigError, load_config
 from datasets.images import ImageReadError
+from inference.audio import frame_features
 from inference.evaluation import RunningMeans, evaluate, nan_to_none, summary_lines
 from inference.inputs import InputError, Item, Skipped, Source, VideoSource, open_input
 from inference.outputs import ImageWriter, MetricsCsv, OutputError, ensure_writable, write_summary
@@ -100,7 +101,11 @@ def load_reconstructor(cfg: Config, timer: StageTimer, out: TextIO) -> tuple[Mas
         print(f"note: the generator was trained at {recon.trained_img_size} px and runs here at "
               f"img_size={cfg.img_size} (override with img_size={recon.trained_img_size})", file=out)
     print(f"device: {device}", file=out)
-    return MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer), weights
+    if recon.audio_encoder is not None:
+        print(f"audio conditioning: {recon.model.audio} (each frame hears "
+              f"{recon.audio_encoder.features.window_s:g} s of the input's soundtrack)", file=out)
+    return MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer,
+                                         recon.audio_encoder), weights
 
 
 def _batches(items, size: int):
@@ -138,9 +143,22 @@ class Run:
         self.metrics_csv: MetricsCsv | None = None
         self.video: VideoWriter | None = None
         self.outputs: dict[str, str] = {}
+        self.audio_features = None
+        if reconstructor.needs_audio:
+            if reconstructor.audio_settings is None:
+                raise ValueError("the generator is audio-conditioned but no audio encoder was loaded")
+            with self.timer("audio"):
+                self.audio_features = frame_features(source, reconstructor.audio_settings)
+
+    def audio_embeddings(self, batch: list[Item]) -> torch.Tensor | None:
+        """``(B, audio_dim)`` for an audio-conditioned generator, else None."""
+        if self.audio_features is None:
+            return None
+        with self.timer("audio"):
+            return self.rec.embed_audio(self.audio_features(batch))
 
     # --- per batch ---------------------------------------------------------------------
-    def with_truth_masks(self, batch: list[Item]) -> list[Reconstruction | None]:
+    def with_truth_masks(self, batch: list[Item], audio: torch.Tensor | None) -> list[Reconstruction | None]:
         """The generator alone: reconstructions from the ground-truth masks, where the
         dataset has both the masks and the clean faces (None elsewhere)."""
         known = [i for i, item in enumerate(batch)
@@ -148,15 +166,17 @@ class Run:
         out: list[Reconstruction | None] = [None] * len(batch)
         if known:
             results = self.rec([batch[i].image for i in known],
-                               masks=[batch[i].truth_mask for i in known])
+                               masks=[batch[i].truth_mask for i in known],
+                               audio=None if audio is None else audio[known])
             for i, result in zip(known, results):
                 out[i] = result
         return out
 
     def process(self, batch: list[Item]) -> None:
-        results = self.rec([item.image for item in batch])
+        audio = self.audio_embeddings(batch)
+        results = self.rec([item.image for item in batch], audio=audio)
         if self.options.comparison:
-            with_truth = self.with_truth_masks(batch)
+            with_truth = self.with_truth_masks(batch, audio)
             with self.timer("metrics"):
                 for item, result, truth_result in zip(batch, results, with_truth):
                     row = evaluate(item, result, truth_result, self.cfg.identity, self.metrics_device)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from configs import Config
-from datasets.images import ImageReadError, is_image_file, load_image, load_mask
+from datasets.images import ImageReadError, check_same_frame, is_image_file, load_image, load_mask
 from datasets.layout import BINARY_SUFFIX, MASKED_SUFFIX, index_by_stem, strip_suffix
 from inference.video import VideoError, VideoInfo, VideoReader, is_video_file
 
@@ -34,6 +34,7 @@ class Item:
     image: np.ndarray  # (H,W,3) uint8 masked face
     truth: np.ndarray | None = None  # (H,W,3) uint8 clean face, same size as image
     truth_mask: np.ndarray | None = None  # (H,W) bool, True = face mask
+    time: float | None = None  # video frames: seconds from the start (for the audio window)
 
 
 @dataclass(frozen=True)
@@ -102,14 +103,17 @@ class VideoSource(Source):
 
     def __iter__(self) -> Iterator[Item | Skipped]:
         for index, frame in enumerate(self.reader):
-            yield Item(f"{self.path.stem}_{index:06d}", frame)
+            # Constant frame rate: frame k shows time k/fps, as the video preparation counts it.
+            time = index / self.info.fps if self.info.fps else None
+            yield Item(f"{self.path.stem}_{index:06d}", frame, time=time)
 
     def close(self) -> None:
         self.reader.close()
 
 
 def _fit(array: np.ndarray, shape: tuple[int, int], nearest: bool) -> np.ndarray:
-    """Resize a ground-truth image / mask to the masked image's (H, W) if it differs."""
+    """Resize a ground-truth image / mask to the masked image's (H, W) if it differs
+    (same aspect ratio: ``check_same_frame`` refused the others)."""
     if array.shape[:2] == shape:
         return array
     interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
@@ -122,9 +126,13 @@ def read_entry(entry: _Entry) -> Item:
     image = load_image(entry.image)
     truth = truth_mask = None
     if entry.truth is not None:
-        truth = _fit(load_image(entry.truth), image.shape[:2], nearest=False)
+        truth = load_image(entry.truth)
+        check_same_frame(entry.image, image.shape, entry.truth, truth.shape)
+        truth = _fit(truth, image.shape[:2], nearest=False)
     if entry.truth_mask is not None:
-        truth_mask = _fit(load_mask(entry.truth_mask), image.shape[:2], nearest=True)
+        truth_mask = load_mask(entry.truth_mask)
+        check_same_frame(entry.image, image.shape, entry.truth_mask, truth_mask.shape)
+        truth_mask = _fit(truth_mask, image.shape[:2], nearest=True)
     return Item(entry.name, image, truth, truth_mask)
 
 

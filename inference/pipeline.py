@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from configs import Config
+from datasets.audio_features import AudioSettings
 from datasets.images import resize_image, resize_mask
 from inference.morphology import clean_mask
 from inference.timing import StageTimer
@@ -43,6 +44,8 @@ class MaskReconstructor:
     Args:
         segmenter: ``(B,3,S,S)`` in [0,1] -> ``(B,1,S,S)`` logits (``MaskSegmenter``).
         generator: ``(masked, mask, audio)`` -> ``(B,3,S,S)`` in [0,1] (``Generator``).
+        audio_encoder: ``(B, n_mels, W)`` audio features -> ``(B, audio_dim)`` embeddings
+            (``AudioEncoder``), for an audio-conditioned generator.
         img_size: ``S``, the side the models work at.
         device: where the models run.
         amp: bf16 autocast on CUDA; on the CPU only with ``cpu_amp`` as well (an option:
@@ -58,7 +61,8 @@ class MaskReconstructor:
                  device: torch.device | str = "cpu", threshold: float = 0.5,
                  erode_kernel: int = 3, erode_iters: int = 1, dilate_kernel: int = 7,
                  dilate_iters: int = 1, amp: bool = True, channels_last: bool = True,
-                 timer: StageTimer | None = None, cpu_amp: bool = False, fuse: bool = True) -> None:
+                 timer: StageTimer | None = None, audio_encoder: nn.Module | None = None,
+                 cpu_amp: bool = False, fuse: bool = True) -> None:
         self.device = torch.device(device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # batches keep one shape: pick the fastest kernels once
@@ -73,6 +77,7 @@ class MaskReconstructor:
             if channels_last:
                 self.segmenter.to(memory_format=torch.channels_last)
                 self.generator.to(memory_format=torch.channels_last)
+        self.audio_encoder = None if audio_encoder is None else audio_encoder.to(self.device).eval()
         self.img_size = img_size
         self.morphology = {"threshold": threshold, "erode_kernel": erode_kernel,
                            "erode_iters": erode_iters, "dilate_kernel": dilate_kernel,
@@ -81,14 +86,28 @@ class MaskReconstructor:
 
     @classmethod
     def from_config(cls, cfg: Config, segmenter: nn.Module, generator: nn.Module,
-                    device: torch.device | str, timer: StageTimer | None = None) -> MaskReconstructor:
+                    device: torch.device | str, timer: StageTimer | None = None,
+                    audio_encoder: nn.Module | None = None) -> MaskReconstructor:
         return cls(segmenter, generator, cfg.img_size, device, cfg.threshold, cfg.erode_kernel,
                    cfg.erode_iters, cfg.dilate_kernel, cfg.dilate_iters, cfg.amp,
-                   cfg.channels_last, timer, cfg.cpu_amp)
+                   cfg.channels_last, timer, audio_encoder, cfg.cpu_amp)
 
     @property
     def needs_audio(self) -> bool:
         return getattr(self.generator, "audio", "none") != "none"
+
+    @property
+    def audio_settings(self) -> AudioSettings | None:
+        """The audio features the encoder was trained on (None without an encoder)."""
+        return None if self.audio_encoder is None else self.audio_encoder.features
+
+    @torch.inference_mode()
+    def embed_audio(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, n_mels, W)`` audio features -> ``(B, audio_dim)`` embeddings on the device."""
+        if self.audio_encoder is None:
+            raise ValueError("this reconstructor has no audio encoder")
+        with self._autocast():
+            return self.audio_encoder(features.to(self.device)).float()
 
     def _autocast(self):
         if self.amp_dtype is None:

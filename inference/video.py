@@ -8,11 +8,15 @@ encoded once, and only one batch of frames is in memory at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+
+from datasets.video import VideoError, VideoInfo, probe
+
+__all__ = ["VideoError", "VideoInfo", "VideoReader", "VideoWriter", "count_frames", "is_video_file",
+           "probe"]
 
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 # Audio codecs an .mp4 holds as they are; anything else is re-encoded to AAC.
@@ -20,45 +24,26 @@ MP4_AUDIO = ("aac", "mp3", "alac")
 CRF = "18"  # x264 quality: visually lossless, so the output shows the model, not the codec
 
 
-class VideoError(ValueError):
-    """A video that cannot be read or written; one line naming the file."""
-
-
 def is_video_file(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    path: Path
-    fps: float
-    size: tuple[int, int]  # (width, height)
-    duration: float  # seconds, as ffmpeg reports it (0 when unknown)
-    audio_codec: str | None  # None: no audio stream
-
-    @property
-    def expected_frames(self) -> int | None:
-        """Frame count estimated from duration x fps (for the progress bar only)."""
-        return round(self.duration * self.fps) if self.duration and self.fps else None
 
 
 class VideoReader:
     """Frames of a video as ``(H,W,3)`` uint8 RGB arrays, decoded once, on demand.
 
-    The header is read on construction, so a file that is not a video fails at once.
+    The file is probed on construction, so one that is not a video (or has no picture)
+    fails at once with a one-line ``VideoError``.
     """
 
     def __init__(self, path: Path) -> None:
+        self.info: VideoInfo = probe(path)
         self._frames = imageio_ffmpeg.read_frames(str(path))
         try:
-            meta = next(self._frames)
+            next(self._frames)  # the header; probe already read what we need from it
         except (OSError, RuntimeError, StopIteration, ValueError, IndexError) as err:
             self._frames.close()
             reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise VideoError(f"{path}: not a readable video ({reason[:160]})") from None
-        width, height = meta["size"]
-        self.info = VideoInfo(Path(path), float(meta.get("fps") or 0.0), (int(width), int(height)),
-                              float(meta.get("duration") or 0.0), meta.get("audio_codec"))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         width, height = self.info.size
@@ -116,13 +101,6 @@ class VideoWriter:
         except (OSError, RuntimeError):
             pass
         self._tmp.unlink(missing_ok=True)
-
-
-def probe(path: Path) -> VideoInfo:
-    """A video's fps, size, duration and audio codec, without decoding its frames."""
-    reader = VideoReader(path)
-    reader.close()
-    return reader.info
 
 
 def count_frames(path: Path) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from configs import Config
-from models import Generator, MaskSegmenter
+from models import AUDIO_ENCODER, AudioEncoder, Generator, MaskSegmenter
 from trainers.checkpoint import (
     PREFIX,
     CheckpointError,
@@ -46,6 +46,7 @@ class LoadedModel:
     path: Path
     iteration: int | None
     trained_img_size: int | None  # from the checkpoint's config, when it has one
+    audio_encoder: AudioEncoder | None = None  # with an audio-conditioned generator (eval mode)
 
 
 def resolve_path(cfg: Config, kind: str) -> Path:
@@ -74,10 +75,6 @@ def _build(kind: str, spec: dict[str, Any] | None, cfg: Config, path: Path) -> n
             args.update(audio=cfg.audio, audio_dim=cfg.audio_dim)
     else:
         args = {k: v for k, v in spec.items() if k != "kind"}
-    if kind == "facemask" and args.get("audio", "none") != "none":
-        raise CheckpointError(
-            f"checkpoint {path} holds an audio-conditioned generator (audio={args['audio']}); "
-            "inference with audio is not supported yet")
     try:
         return MaskSegmenter(**args) if kind == "segm" else Generator(**args)
     except (TypeError, ValueError) as err:
@@ -104,10 +101,30 @@ def load_model(cfg: Config, kind: str, path: Path | None = None) -> LoadedModel:
     model = _build(kind, specs.get(role["key"]), cfg, path)
     load_weights(model, model_state(data, role["key"], path), path, f"{role['what']} model")
     model.eval()
+    encoder = None
+    if getattr(model, "audio", "none") != "none":
+        encoder = _audio_encoder(data, specs, path, model.audio)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     iteration = data.get("iteration")
     return LoadedModel(model, path, int(iteration) if isinstance(iteration, int) else None,
-                       config.get("img_size") if isinstance(config.get("img_size"), int) else None)
+                       config.get("img_size") if isinstance(config.get("img_size"), int) else None,
+                       encoder)
+
+
+def _audio_encoder(data: dict[str, Any], specs: dict[str, Any], path: Path, mode: str) -> AudioEncoder:
+    """The audio encoder saved next to an audio-conditioned generator (eval mode)."""
+    spec = specs.get(AUDIO_ENCODER)
+    if AUDIO_ENCODER not in data or not isinstance(spec, dict):
+        raise CheckpointError(f"checkpoint {path} holds an audio-conditioned generator (audio={mode}) "
+                              f"but no audio encoder ('{AUDIO_ENCODER}'); use a checkpoint written by "
+                              "'python3 train.py facemask audio=...'")
+    try:
+        encoder = AudioEncoder(**{k: v for k, v in spec.items() if k != "kind"})
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {path} records an audio encoder this code cannot build "
+                              f"({err})") from None
+    load_weights(encoder, model_state(data, AUDIO_ENCODER, path), path, "audio encoder")
+    return encoder.eval()
 
 
 def load_models(cfg: Config) -> tuple[LoadedModel, LoadedModel]:

@@ -10,6 +10,7 @@ from models.unet import UNet
 
 AUDIO_MODES = ("none", "map", "film")
 MAP_SIDE = 16  # the audio "map" is predicted at 16x16 and upsampled to the image size
+FILM_INIT_STD = 0.1  # FiLM scale/shift start within about +-0.1 of the identity
 
 
 class Generator(UNet):
@@ -34,8 +35,10 @@ class Generator(UNet):
             self.audio_map = nn.Linear(audio_dim, MAP_SIDE * MAP_SIDE)
         elif audio == "film":
             self.film = nn.Linear(audio_dim, 2 * self.bottleneck_channels)
-            # Start as the identity so an untrained audio path does not disturb the image.
-            nn.init.zeros_(self.film.weight)
+            # Start close to the identity so an untrained audio path barely disturbs the
+            # image, but not at zero: a zero weight would pass no gradient back to the audio
+            # encoder on the first steps.
+            nn.init.normal_(self.film.weight, std=FILM_INIT_STD / audio_dim ** 0.5)
             nn.init.zeros_(self.film.bias)
         self.spec = {"kind": "generator", "base_channels": base_channels, "depth": depth,
                      "arch": arch, "audio": audio, "audio_dim": audio_dim}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,7 +15,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 CELEBA30 = ROOT.parent / "shared" / "fixtures" / "celeba30"
 
-torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# Test models are tiny: one thread is as fast as two on a quiet machine and far faster on
+# a busy one (thread barriers stall when another process holds the other core).
+# Subprocesses (train.py, infer.py) inherit it through the environment.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from inference.command import Options, run
 from inference.morphology import binarize, clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor
 from inference.weights import load_model
-from models import Generator, MaskSegmenter
+from models import AUDIO_ENCODER, AudioEncoder, Generator, MaskSegmenter
 from trainers.checkpoint import CheckpointError, save_checkpoint
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,12 +129,18 @@ def test_models_are_built_from_the_checkpoint_spec_not_the_config(tmp_path):
     assert load_model(cfg, "segm").model.spec == seg.spec
 
 
-def test_audio_generator_is_refused_for_now(tmp_path):
+def test_audio_generator_loads_with_its_encoder_only(tmp_path):
     gen = Generator(base_channels=4, depth=2, audio="film", audio_dim=8)
     path = save_checkpoint(tmp_path / "model_0_1.pth", {"kind": "facemask", "specs": {"G": gen.spec},
                                                         "G": gen.state_dict()})
-    with pytest.raises(CheckpointError, match="audio-conditioned generator.*not supported yet"):
+    with pytest.raises(CheckpointError, match="audio-conditioned generator.*no audio encoder"):
         load_model(Config.from_dict({}), "facemask", path)
+    encoder = AudioEncoder(n_mels=8, audio_dim=8, channels=8, features={"n_mels": 8, "window_s": 0.3})
+    path = save_checkpoint(tmp_path / "model_0_2.pth", {
+        "kind": "facemask", "specs": {"G": gen.spec, AUDIO_ENCODER: encoder.spec},
+        "G": gen.state_dict(), AUDIO_ENCODER: encoder.state_dict()})
+    loaded = load_model(Config.from_dict({}), "facemask", path)
+    assert loaded.audio_encoder.features.window_s == 0.3 and not loaded.audio_encoder.training
     # the pipeline's hook: an audio generator without embeddings is refused, with them it runs
     rec = MaskReconstructor(FixedSegmenter(torch.ones(1, 1, 16, 16)), gen, 16)
     with pytest.raises(ValueError, match="audio"):

@@ -39,6 +39,7 @@ from trainers.checkpoint import (
     parse_name,
     save_checkpoint,
 )
+from trainers.curves import draw_curves
 from trainers.distributed import (
     DistContext,
     any_rank,
@@ -48,6 +49,7 @@ from trainers.distributed import (
     init_distributed,
     pick_device,
 )
+from trainers.events import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class Trainer:
         self.sample_dir = Path(cfg.sample_folder)
         self.log_path = self.ckpt_dir / f"{self.kind}_log.csv"
         self.val_log_path = self.ckpt_dir / f"{self.kind}_val.csv"
+        self.curves_path = self.ckpt_dir / f"{self.kind}_curves.png"
+        self.events = EventLog(self.ckpt_dir / "tensorboard" / self.kind)
         self.last_val: dict[str, float] = {}
         self.best_value: float | None = None
         if self.dist.is_main and self.ckpt_dir.is_dir():
@@ -243,6 +247,8 @@ class Trainer:
             return None
         path = self.ckpt_dir / checkpoint_name(self.kind, self.epoch, self.iteration, suffix)
         save_checkpoint(path, self.state())
+        self.draw_curves()
+        self.events.flush()
         if self.cfg.keep_last and not suffix:
             periodic = [p for p in list_checkpoints(self.ckpt_dir, self.kind)
                         if p.stem.endswith(f"_{parse_name(self.kind, p)[1]}")]
@@ -278,6 +284,7 @@ class Trainer:
         if self.batch_in_epoch >= self.batches_per_epoch():
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
         self.trim_logs()
+        self.events.purge_step = self.iteration + 1  # TensorBoard drops the stopped run's later steps
         self.info(f"resumed from {path} at epoch {self.epoch}, iteration {self.iteration}")
 
     # --- logging -------------------------------------------------------------------------
@@ -302,6 +309,18 @@ class Trainer:
             if new:
                 w.writeheader()
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        self.events.add(row, "val" if path == self.val_log_path else "train")
+
+    def draw_curves(self) -> Path | None:
+        """Redraw ``{kind}_curves.png`` from the CSV logs (rank 0; called at each save)."""
+        if not self.dist.is_main:
+            return None
+        try:
+            return draw_curves(self.log_path, self.val_log_path, self.curves_path,
+                               title=f"{self.kind}: iteration {self.iteration}")
+        except Exception as err:  # a picture must never cost a training run
+            log.warning("could not draw the training curves %s: %s", self.curves_path, err)
+            return None
 
     def trim_logs(self) -> None:
         """Drop log rows past the resumed iteration (written after that checkpoint)."""
@@ -405,10 +424,12 @@ class Trainer:
         broadcast_buffers(self.models.values(), self.dist)
         if self.iteration and (last is None or parse_name(self.kind, last)[1] != self.iteration):
             last = self.save() or last
-        barrier(self.dist)  # the job ends when rank 0's last checkpoint is written
+        self.draw_curves()  # the last epoch's validation row came after the last save
+        barrier(self.dist)  # the job ends when rank 0's files are all written
         if self.dist.is_main:
             self.info(f"done: {self.iteration} iterations in {time.time() - t0:.0f} s"
                       + (f"; weights in {last}" if last else ""))
+        self.events.close()  # every save flushed it; this ends the event file cleanly
         return last
 
     def end_epoch(self) -> None:

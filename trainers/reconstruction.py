@@ -15,10 +15,19 @@ import torch
 import torch.nn.functional as F
 
 from datasets import ReconstructionDataset, collate_skip_broken
+from datasets.audio_features import AudioSettings
 from datasets.images import grid, tensor_to_image, write_image
 from losses import LSGANLoss, PerceptualLoss, SSIMLoss, feature_matching_loss
 from metrics import masked_l1, psnr, ssim
-from models import Generator, NLayerDiscriminator, PerceptualNet, PerceptualUnavailable, composite
+from models import (
+    AUDIO_ENCODER,
+    AudioEncoder,
+    Generator,
+    NLayerDiscriminator,
+    PerceptualNet,
+    PerceptualUnavailable,
+    composite,
+)
 from trainers.base import Trainer
 
 log = logging.getLogger(__name__)
@@ -26,7 +35,8 @@ SAMPLE_ROWS = 4
 
 
 class ReconstructionTrainer(Trainer):
-    """``python3 train.py facemask``: checkpoints ``model_{epoch}_{iter}.pth`` (keys G, D, D2)."""
+    """``python3 train.py facemask``: checkpoints ``model_{epoch}_{iter}.pth`` (keys G, D, D2,
+    and ``audio_encoder`` for the audio-conditioned proposed model)."""
 
     best_metric = "psnr_mask"
     kind = "facemask"
@@ -39,19 +49,34 @@ class ReconstructionTrainer(Trainer):
         elif cfg.val_dir:
             self.val_set = self.make_dataset(cfg.val_dir, None)
         self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim)
-        self.models["D"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
-        self.models["D2"] = NLayerDiscriminator(num_layers=cfg.d_num_layers)
+        for name in ("D", "D2"):
+            self.models[name] = NLayerDiscriminator(base_channels=cfg.d_base_channels,
+                                                    num_layers=cfg.d_num_layers)
+        if cfg.audio != "none":
+            # Built after G, D, D2 so those start from the same weights as with audio: none
+            # (same seed), which keeps the audio ablation a fair comparison.
+            self.models[AUDIO_ENCODER] = AudioEncoder(cfg.n_mels, cfg.audio_dim,
+                                                      features=self.audio_settings.as_dict())
         betas = (0.5, 0.999)  # the usual GAN setting: less momentum keeps G and D in step
         for name in ("G", "D", "D2"):
-            self.optimizers[name] = torch.optim.Adam(self.models[name].parameters(), lr=cfg.lr, betas=betas)
+            params = list(self.models[name].parameters())
+            if name == "G" and AUDIO_ENCODER in self.models:
+                # The encoder learns only through G's loss: one optimizer steps both.
+                params += list(self.models[AUDIO_ENCODER].parameters())
+            self.optimizers[name] = torch.optim.Adam(params, lr=cfg.lr, betas=betas)
         self.adversarial = LSGANLoss(cfg.real_label, cfg.fake_label)
         self.ssim_loss = SSIMLoss()
         self.perceptual = self.make_perceptual()
 
+    @property
+    def audio_settings(self) -> AudioSettings | None:
+        """The audio features this run uses (None with ``audio: none``)."""
+        return None if self.cfg.audio == "none" else AudioSettings.from_config(self.cfg)
+
     def make_dataset(self, root: str, anns: str | None) -> ReconstructionDataset:
         cfg = self.cfg
         return ReconstructionDataset(root, cfg.img_size, cfg.image_dir, cfg.masked_dir,
-                                     cfg.binary_dir, anns, cfg.cache_images)
+                                     cfg.binary_dir, anns, cfg.cache_images, self.audio_settings)
 
     def make_perceptual(self) -> PerceptualLoss | None:
         """VGG19 perceptual loss, or None for feature matching (``perceptual`` config)."""
@@ -67,9 +92,16 @@ class ReconstructionTrainer(Trainer):
             return None
         return PerceptualLoss(net.to(self.device))
 
-    def audio_embedding(self, batch: dict[str, Any]) -> torch.Tensor | None:
-        """The audio conditioning for this batch (None without audio)."""
-        return None
+    def audio_embedding(self, batch: dict[str, Any], training: bool = False) -> torch.Tensor | None:
+        """The audio conditioning ``(B, audio_dim)`` for a device batch (None without audio).
+
+        ``training``: run the (DDP-wrapped) training copy of the encoder so its gradient
+        is synchronised; otherwise the plain module.
+        """
+        if AUDIO_ENCODER not in self.models:
+            return None
+        encoder = self.train_models[AUDIO_ENCODER] if training else self.models[AUDIO_ENCODER]
+        return encoder(batch["audio"])
 
     def generator_loss_terms(self, out: torch.Tensor, comp: torch.Tensor,
                              batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -103,7 +135,7 @@ class ReconstructionTrainer(Trainer):
         opt = self.optimizers
 
         with self.autocast():
-            out = G(masked, m, self.audio_embedding(batch))
+            out = G(masked, m, self.audio_embedding(batch, training=True))
         comp = composite(masked, out.float(), m)
 
         # Discriminators: real = ground truth (whole / masked region), fake = composite.
@@ -134,8 +166,7 @@ class ReconstructionTrainer(Trainer):
                   + cfg.lambda_per * terms.get("per", torch.zeros((), device=gt.device)))
         if not self.step_ok(loss_g, "generator"):
             return {}
-        if d_ok:
-            opt["G"].zero_grad(set_to_none=True)
+        opt["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         opt["G"].step()
         with torch.no_grad():

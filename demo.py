@@ -1,0 +1,281 @@
+"""The whole job on an embedded example, on a CPU: ``make demo`` (or ``python3 demo.py``).
+
+No dataset and no download: the face is ``skimage.data.astronaut()`` (public domain).
+
+1. photos: the astronaut cut into 96 training and 24 held-out views (crops, zooms,
+   rotations, mirror images, colours; the held-out ones use rotation angles no training
+   view uses), and a 4-second synthetic talking video with a speech-like soundtrack;
+2. ``python3 -m datasets.prepare images`` / ``video``: our synthetic masks, all five types;
+3. ``python3 train.py segm`` and ``python3 train.py facemask`` with the small demo configs
+   (``configs/demo_segm.yaml``, ``configs/demo_facemask.yaml``, 128 px);
+4. ``python3 infer.py`` on the held-out photos and the video frames, ``python3 infer_jpgs.py``
+   on the masked video (the reconstructed video keeps the soundtrack);
+5. a table: segmentation Dice, in-mask PSNR / SSIM of our model and of OpenCV's Telea
+   inpainting given the same masks, on the held-out photos.
+
+A second run skips every step whose outputs exist (``--fresh`` starts over). Everything
+goes under ``demo_data/``, ``weights/demo/``, ``samples/demo/`` and ``results/demo/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import cli
+
+cli.use_project_venv()
+
+ROOT = Path(__file__).resolve().parent
+DATA = Path("demo_data")
+PHOTOS = DATA / "photos"
+TRAIN_ROOT, TEST_ROOT = DATA / "train", DATA / "test"
+VIDEO = DATA / "video" / "talk.mp4"
+MASKED_VIDEO = DATA / "video" / "talk_masked.mp4"
+VIDEO_ROOT = DATA / "video_frames"
+WEIGHTS, SAMPLES, RESULTS = Path("weights/demo"), Path("samples/demo"), Path("results/demo")
+HELD_OUT_RESULTS = RESULTS / "heldout"
+VIDEO_FRAME_RESULTS = RESULTS / "video_frames"
+VIDEO_RESULTS = RESULTS / "video"
+PICTURE = RESULTS / "demo_picture.png"
+REPORT = RESULTS / "demo_report.md"
+TIMES = RESULTS / "step_seconds.json"
+
+TRAIN_PHOTOS, TEST_PHOTOS = 96, 24
+SIZE = 128  # what the demo models see; matches the demo configs' img_size
+VIDEO_SECONDS, VIDEO_FPS, VIDEO_SIDE = 4.0, 20.0, 256
+PICTURE_ROWS = 4
+# dlib finds faces down to ~40 px; the 128 px demo faces are 45-65 px wide.
+PREPARE_PHOTOS = "--size 128 --crop none --mask-type random --texture random --min-face 32"
+
+
+def pick_threads(requested: int | None) -> int:
+    """Torch threads per process: all cores on an idle machine, one when other work is
+    running (then threads mostly wait for each other: on this project's shared 2-core
+    machine one thread trained 2x faster than two)."""
+    if requested:
+        return requested
+    cores = os.cpu_count() or 1
+    busy = os.getloadavg()[0]
+    return max(1, min(cores, cores - round(busy)))
+
+
+def interrupted_checkpoint(kind: str) -> Path | None:
+    """The newest demo checkpoint of ``kind`` when it is an ``_interrupted`` one (Ctrl-C)."""
+    from trainers.checkpoint import find_latest
+
+    latest = find_latest(WEIGHTS, kind)
+    return latest if latest is not None and latest.stem.endswith("_interrupted") else None
+
+
+def resume_option(kind: str) -> str:
+    """``--resume PATH`` to continue an interrupted demo training, else nothing."""
+    path = interrupted_checkpoint(kind)
+    return f" --resume {path}" if path is not None else ""
+
+
+def clear_training(kind: str) -> None:
+    """Before training ``kind`` from scratch: drop the checkpoints and logs of an earlier
+    attempt, or the new run would append its log rows to the old ones."""
+    from trainers.checkpoint import list_checkpoints
+
+    if interrupted_checkpoint(kind) is not None:
+        return  # resuming: the trainer trims the logs to the checkpoint itself
+    for path in list_checkpoints(WEIGHTS, kind):
+        path.unlink()
+    for name in ("log.csv", "val.csv", "curves.png"):
+        (WEIGHTS / f"{kind}_{name}").unlink(missing_ok=True)
+
+
+def final_checkpoint(kind: str) -> Path:
+    """The checkpoint at the demo config's last iteration (not an ``_interrupted`` one); its
+    expected name when training has not got there."""
+    import math
+
+    from configs import load_config
+    from trainers.checkpoint import checkpoint_name, list_checkpoints, parse_name
+
+    cfg = load_config(f"configs/demo_{kind}.yaml")
+    annotations = TRAIN_ROOT / "annotations" / "train.csv"
+    examples = sum(1 for line in annotations.open() if line.strip()) if annotations.is_file() else 0
+    iterations = cfg.num_epochs * math.ceil(examples / cfg.batch_size)
+    for path in list_checkpoints(WEIGHTS, kind):
+        if parse_name(kind, path)[1] == iterations and not path.stem.endswith("_interrupted"):
+            return path
+    return WEIGHTS / checkpoint_name(kind, cfg.num_epochs, iterations)
+
+
+def training_outputs(kind: str) -> list[Path]:
+    """The last checkpoint (an interrupted run has not written it) and the curves."""
+    return [final_checkpoint(kind), WEIGHTS / f"{kind}_curves.png"]
+
+
+def make_photos() -> None:
+    from demos.astronaut import write_photos
+
+    write_photos(PHOTOS / "train", TRAIN_PHOTOS, held_out=False)
+    write_photos(PHOTOS / "test", TEST_PHOTOS, held_out=True)
+
+
+def make_video() -> None:
+    from demos.talking_video import write_talking_video
+
+    write_talking_video(VIDEO, VIDEO_SECONDS, VIDEO_FPS, VIDEO_SIDE)
+
+
+def make_masked_video() -> None:
+    """The prepared masked frames, in order, back into a video with the prepared soundtrack:
+    what a user would have filmed of someone talking through a mask."""
+    from tqdm import tqdm
+
+    from datasets.images import load_image
+    from demos.talking_video import encode_video
+
+    with open(VIDEO_ROOT / "frames.csv") as f:
+        names = [line.split(",")[0] for line in f.read().splitlines()[1:] if line]
+    frames = [load_image(VIDEO_ROOT / "image_masked" / f"{name}_masked.png")
+              for name in tqdm(names, desc="masked video", unit="frame", dynamic_ncols=True)]
+    encode_video(MASKED_VIDEO, frames, VIDEO_FPS, VIDEO_ROOT / "audio" / f"{VIDEO.stem}.wav")
+
+
+def make_report() -> None:
+    """Telea on the same masks, the comparison table and the picture, into ``REPORT``."""
+    import torch
+
+    from demos.baseline import score_telea
+    from demos.report import compare, demo_picture, headline, markdown_table, pick_examples, video_line
+
+    # Tiny per-image tensors: one thread is many times faster on a busy machine.
+    torch.set_num_threads(1)
+    telea_truth = score_telea(TEST_ROOT)
+    telea_predicted = score_telea(TEST_ROOT, masks_dir=HELD_OUT_RESULTS / "masks")
+    comparison = compare(HELD_OUT_RESULTS, telea_truth, telea_predicted)
+    video = video_line(VIDEO_FRAME_RESULTS, score_telea(VIDEO_ROOT))
+    demo_picture(HELD_OUT_RESULTS, pick_examples(TEST_ROOT, PICTURE_ROWS), PICTURE)
+    text = [f"Held-out demo photos ({comparison.images} views of the face never used in training, "
+            f"{SIZE} px), scored inside the ground-truth mask:", "", markdown_table(comparison), "",
+            headline(comparison), "", video]
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(text) + "\n")
+
+
+def build_steps(python: str = "python3") -> list:
+    from demos.steps import Step
+
+    predict = "--config configs/demo_predict.yaml"
+    return [
+        Step("make the demo photos", [PHOTOS / "train", PHOTOS / "test"], action=make_photos),
+        Step("prepare the training photos", [TRAIN_ROOT / "annotations" / "train.csv"],
+             command=f"{python} -m datasets.prepare images --src {PHOTOS / 'train'} --out {TRAIN_ROOT} "
+                     f"{PREPARE_PHOTOS}"),
+        Step("prepare the held-out photos", [TEST_ROOT / "annotations" / "train.csv"],
+             command=f"{python} -m datasets.prepare images --src {PHOTOS / 'test'} --out {TEST_ROOT} "
+                     f"{PREPARE_PHOTOS} --val-fraction 0"),
+        Step("make the talking video", [VIDEO], action=make_video),
+        Step("prepare the video", [VIDEO_ROOT / "frames.csv"],
+             command=f"{python} -m datasets.prepare video --video {VIDEO} --out {VIDEO_ROOT} "
+                     f"--fps {VIDEO_FPS:g} --size {VIDEO_SIDE} --crop none --mask-type surgical "
+                     "--color '#7ab0de' --min-face 32 --val-fraction 0"),
+        Step("make the masked video", [MASKED_VIDEO], action=make_masked_video),
+        Step("train the segmenter", lambda: training_outputs("segm"),
+             command=f"{python} train.py segm --config configs/demo_segm.yaml" + resume_option("segm"),
+             before=lambda: clear_training("segm")),
+        Step("train the reconstructor", lambda: training_outputs("facemask"),
+             command=f"{python} train.py facemask --config configs/demo_facemask.yaml"
+                     + resume_option("facemask"),
+             before=lambda: clear_training("facemask")),
+        Step("reconstruct the held-out photos", [HELD_OUT_RESULTS / "summary.json"],
+             command=f"{python} infer.py {predict} --input {TEST_ROOT} --out {HELD_OUT_RESULTS} "
+                     "--save-masks"),
+        Step("reconstruct the video frames", [VIDEO_FRAME_RESULTS / "summary.json"],
+             command=f"{python} infer.py {predict} --input {VIDEO_ROOT} --out {VIDEO_FRAME_RESULTS}"),
+        Step("reconstruct the masked video", [VIDEO_RESULTS / f"{MASKED_VIDEO.stem}_reconstructed.mp4"],
+             command=f"{python} infer_jpgs.py {predict} --input {MASKED_VIDEO} --out {VIDEO_RESULTS}"),
+        Step("compare with OpenCV Telea", [REPORT, PICTURE], action=make_report),
+    ]
+
+
+def remove_outputs() -> None:
+    for folder in (DATA, WEIGHTS, SAMPLES, RESULTS):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and every finished child (the commands)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def record_times(seconds: dict[str, float | None]) -> dict[str, float]:
+    """Merge this run's step times into ``step_seconds.json`` (a skipped step keeps the time
+    of the run that did it), so the total of a full run stays known."""
+    known = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    known.update({k: round(v, 1) for k, v in seconds.items() if v is not None})
+    TIMES.parent.mkdir(parents=True, exist_ok=True)
+    TIMES.write_text(json.dumps(known, indent=1) + "\n")
+    return known
+
+
+def where_things_are() -> list[str]:
+    return [
+        f"pictures: {PICTURE} (masked | found mask | reconstructed | truth, held-out photos);",
+        f"          every held-out photo: {HELD_OUT_RESULTS}/results_*.png "
+        "(numbers: metrics.csv, summary.json);",
+        f"          video frames with ground truth: {VIDEO_FRAME_RESULTS}/",
+        f"video:    {VIDEO_RESULTS}/{MASKED_VIDEO.stem}_reconstructed.mp4 (with the soundtrack; "
+        f"input {MASKED_VIDEO})",
+        f"training: {WEIGHTS}/segm_curves.png, {WEIGHTS}/facemask_curves.png (curves), "
+        f"{SAMPLES}/facemask/ (sample grids), {WEIGHTS}/*.pth",
+        f"report:   {REPORT}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Run the whole job on an embedded example (the astronaut photo shipped with "
+                    "scikit-image): make data, prepare, train both stages, infer, compare with "
+                    "OpenCV Telea. A second run reuses what is done.")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete demo_data/, weights/demo/, samples/demo/, results/demo/ first")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch threads per process (default: cores minus the current load, at least 1)")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)  # every path above is relative to the repository
+    cli.setup_logging()
+    from demos.steps import StepFailed, StepRunner
+
+    if args.fresh:
+        remove_outputs()
+    threads = pick_threads(args.threads)
+    start, load_start = time.perf_counter(), os.getloadavg()
+    print(f"demo: {os.cpu_count()} CPU cores, load average {load_start[0]:.2f}; "
+          f"{threads} torch thread(s) per process", flush=True)
+    runner = StepRunner(DATA / ".steps", env={"OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"})
+    try:
+        log = runner.run(build_steps())
+    except StepFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print("\n" + REPORT.read_text(), end="")
+    wall = time.perf_counter() - start
+    known = record_times(log.seconds)
+    load_end = os.getloadavg()
+    skipped = [name for name, s in log.seconds.items() if s is None]
+    print(f"\nthis run: {wall:.0f} s wall, {cpu_seconds():.0f} s CPU (all processes), load average "
+          f"{load_start[0]:.2f} at the start, {load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} "
+          f"(1 / 5 / 15 min) at the end"
+          + (f"; {len(skipped)} step(s) done earlier and skipped" if skipped else ""))
+    if skipped:
+        print(f"all steps, as last run: {sum(known.values()):.0f} s ({TIMES})")
+    print("\n".join(where_things_are()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
