@@ -60,25 +60,32 @@ class ImageDataset(Dataset):
             raise RuntimeError("preload needs a dataset built with cache_images=True")
         missing = [i for i in range(len(self)) if i not in self.cache]
         with ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
-            for _ in pool.map(self.__getitem__, missing):
+            for _ in pool.map(self.arrays, missing):
                 pass
         size = sum(a.nbytes for arrays in self.cache.values() for a in arrays.values())
         log.info("cached %d of %d examples in memory (%.0f MB)", len(self.cache), len(self), size / 1e6)
         return size
 
-    def __getitem__(self, index: int) -> dict | None:
+    def arrays(self, index: int) -> dict[str, np.ndarray] | None:
+        """Example ``index``'s decoded, resized uint8 arrays (from the cache when it holds
+        them); None, with one warning, when a file cannot be read."""
         if self.cache is not None and index in self.cache:
-            arrays = self.cache[index]
-        else:
-            try:
-                arrays = self.load_arrays(index)
-            except ImageReadError as err:
-                if index not in self._warned:
-                    self._warned.add(index)
-                    log.warning("skipping %s: %s", self.samples[index].name, err)
-                return None
-            if self.cache is not None:
-                self.cache[index] = arrays
+            return self.cache[index]
+        try:
+            arrays = self.load_arrays(index)
+        except ImageReadError as err:
+            if index not in self._warned:
+                self._warned.add(index)
+                log.warning("skipping %s: %s", self.samples[index].name, err)
+            return None
+        if self.cache is not None:
+            self.cache[index] = arrays
+        return arrays
+
+    def __getitem__(self, index: int) -> dict | None:
+        arrays = self.arrays(index)
+        if arrays is None:
+            return None
         item = {"name": self.samples[index].name, "index": index}
         for key, value in arrays.items():
             item[key] = mask_to_tensor(value) if value.ndim == 2 else to_tensor(value)
