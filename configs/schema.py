@@ -31,7 +31,8 @@ KEYS: dict[str, Key] = {
     "train_anns": Key("str?", None,
                       "segm: CSV of index,masked_path,binary_path relative to root_dir; "
                       "none: pair the folders masked_dir / binary_dir under root_dir"),
-    "val_anns": Key("str?", None, "segm: validation CSV (none: no validation)"),
+    "val_anns": Key("str?", None, "validation CSV under root_dir (none: no validation); "
+                    "inference on a dataset root: only these names"),
     "image_dir": Key("str", "image", "folder of clean faces under a triplet root"),
     "masked_dir": Key("str", "image_masked", "folder of masked faces (NAME_masked.*)"),
     "binary_dir": Key("str", "image_binary", "folder of binary masks (NAME_binary.*)"),

@@ -18,7 +18,7 @@ import numpy as np
 
 from configs import Config
 from datasets.images import ImageReadError, check_same_frame, is_image_file, load_image, load_mask
-from datasets.layout import BINARY_SUFFIX, MASKED_SUFFIX, index_by_stem, strip_suffix
+from datasets.layout import BINARY_SUFFIX, MASKED_SUFFIX, index_by_stem, read_annotations, strip_suffix
 from inference.video import VideoError, VideoInfo, VideoReader, is_video_file
 
 
@@ -138,8 +138,12 @@ def read_entry(entry: _Entry) -> Item:
 
 def _dataset_entries(root: Path, cfg: Config) -> list[_Entry]:
     """``masked_dir/NAME_masked.*`` plus ``image_dir/NAME.*`` and ``binary_dir/NAME_binary.*``
-    where they exist (a dataset without ground truth still runs)."""
+    where they exist (a dataset without ground truth still runs). With ``val_anns`` set,
+    only the names in that annotations CSV (the held-out split of a prepared root)."""
     masked = index_by_stem(root / cfg.masked_dir)
+    if cfg.val_anns:
+        wanted = {s.name for s in read_annotations(Path(cfg.val_anns), root)}
+        masked = {k: v for k, v in masked.items() if strip_suffix(k, MASKED_SUFFIX) in wanted}
     clean = index_by_stem(root / cfg.image_dir) if (root / cfg.image_dir).is_dir() else {}
     binary = index_by_stem(root / cfg.binary_dir) if (root / cfg.binary_dir).is_dir() else {}
     entries = []

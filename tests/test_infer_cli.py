@@ -266,3 +266,20 @@ def test_unwritable_output_fails_before_any_work(assets, tmp_path, capsys):
                               f"checkpoint_path={tmp_path / 'no_weights'}"], capsys)
     # the output folder is checked first: no complaint about the missing input or weights
     assert "not writable" in line and str(blocker / "results") in line
+
+
+def test_val_anns_limits_a_dataset_root_to_its_held_out_split(tmp_path):
+    """``val_anns`` on a prepared root: only the names in that CSV are processed."""
+    from configs import load_config
+    from inference.inputs import open_input
+
+    root = tmp_path / "root"
+    names = make_dataset(root, count=4)
+    (root / "annotations").mkdir()
+    (root / "annotations" / "val.csv").write_text(
+        "".join(f"{i},image_masked\\{n}_masked.png,image_binary\\{n}_binary.png\r\n"
+                for i, n in enumerate(names[1:3])))
+    everything = open_input(root, load_config("predict"))
+    held_out = open_input(root, load_config("predict", [f"val_anns={root}/annotations/val.csv"]))
+    assert everything.count == 4
+    assert [item.name for item in held_out] == names[1:3]
