@@ -3,7 +3,7 @@
 A config file has the published layout, a ``settings:`` mapping::
 
     settings:
-      root_dir: data/facemask/train
+      root_dir: data/celeba
       img_size: 256
 
 Values not given take the defaults in ``configs.schema.KEYS``.

@@ -25,7 +25,7 @@ KEYS: dict[str, Key] = {
     "task": Key("str", "facemask", "which trainer: segm (stage 1) or facemask (stage 2)",
                 ("segm", "facemask", "predict")),
     # --- data --------------------------------------------------------------------------
-    "root_dir": Key("str", "data/facemask/train",
+    "root_dir": Key("str", "data/celeba",
                     "dataset root: a triplet root (facemask) or the images root (segm)"),
     "val_dir": Key("str?", None, "facemask: validation triplet root (none: no validation)"),
     "train_anns": Key("str?", None,

@@ -65,6 +65,7 @@ class Trainer:
 
     kind = ""
     best_metric = ""  # validation metric (higher is better) that picks the _best checkpoint
+    sample_prefix = ""  # sample grids are {prefix}{epoch}_{iter}.png in sample_folder
 
     def __init__(self, cfg: Config, resume: str | Path | None = None) -> None:
         self.cfg = cfg
@@ -414,7 +415,8 @@ class Trainer:
                         self.info(f"[epoch {self.epoch} iter {self.iteration}/{total}] "
                                   + " ".join(f"{k}={v:.4f}" for k, v in running.items()))
                     if self.iteration % cfg.visualize_per_iter == 0 and self.dist.is_main:
-                        self.write_samples(self.sample_dir / f"{self.epoch}_{self.iteration}.png")
+                        self.write_samples(self.sample_dir /
+                                           f"{self.sample_prefix}{self.epoch}_{self.iteration}.png")
                     if self.iteration % cfg.save_per_iter == 0:
                         last = self.save() or last
                 if self.batch_in_epoch >= self.batches_per_epoch():

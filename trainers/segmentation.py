@@ -22,6 +22,7 @@ class SegmentationTrainer(Trainer):
     """``python3 train.py segm``: checkpoints ``model_segm_{epoch}_{iter}.pth`` (key ``model``)."""
 
     best_metric = "dice"
+    sample_prefix = "segm_"  # the published samples/{epoch}_{iter}.png names are stage 2's
     kind = "segm"
 
     def build(self) -> None:
