@@ -89,6 +89,8 @@ def _valid_keys_hint(name: str) -> str:
 
 def check_value(name: str, value: Any, source: str) -> Any:
     """Return ``value`` converted to the key's type, or raise ``ConfigError``."""
+    if not isinstance(name, str):
+        raise ConfigError(f"config keys in {source} must be names, got {name!r}")
     if name not in KEYS:
         raise ConfigError(f"unknown config key '{name}' in {source}; {_valid_keys_hint(name)}")
     key = KEYS[name]

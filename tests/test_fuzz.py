@@ -3,6 +3,7 @@ correctly or fail with our own one-line error type, never anything else."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from configs import ConfigError, load_config
 from datasets import DatasetError, ImageReadError, SegmentationDataset, load_image, load_mask
 from trainers.checkpoint import CheckpointError, load_checkpoint
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the suite runs the same examples every time (CI must not flake); run with
+# HYPOTHESIS_EXPLORE=1 to search afresh, and pin what it finds with @example.
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                derandomize=not os.environ.get("HYPOTHESIS_EXPLORE"))
 
 # Real headers followed by junk reach deeper into the decoders than pure noise.
 HEADERS = [b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"RIFF\x00\x00\x00\x00WEBP",
@@ -91,6 +95,8 @@ def test_random_annotation_csv(text):
 
 
 @FUZZ
+@example(text="?")  # a mapping whose key is None
+@example(text="\x08")  # a control character: the YAML reader's error spans lines
 @given(text=st.text(max_size=300))
 def test_random_yaml_config(text):
     path = _write(text.encode("utf-8", "surrogatepass"), ".yaml")
