@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from skimage import data as skdata
 from torch import nn
 
 from configs import Config
+from datasets import talking_clip
 from datasets.images import write_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,14 +72,9 @@ def make_dataset(root: Path, count: int = 3, size: tuple[int, int] = (40, 40)) -
 
 
 def write_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """A 440 Hz tone as a mono 16-bit WAV."""
     t = np.arange(int(seconds * rate)) / rate
-    tone = (0.3 * np.sin(2 * math.pi * 440 * t) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(tone.tobytes())
-    return path
+    return talking_clip.write_wav(path, 0.3 * np.sin(2 * math.pi * 440 * t), rate)
 
 
 def make_video(path: Path, frames: int = 5, size: tuple[int, int] = (48, 64), fps: int = 10,
