@@ -1,4 +1,8 @@
-"""Shared start-up for the command-line scripts: the project's .venv, logging, one-line errors."""
+"""Start-up shared by the command-line scripts: the project's .venv, logging, one-line errors.
+
+Only scripts import this (``train.py``, ``infer.py``, ``python3 -m prepare``, ...); the
+library packages never switch interpreters or configure logging themselves.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +33,22 @@ def use_project_venv() -> None:
         sys.exit("error: PyTorch is not installed; run 'make setup' (creates .venv) first")
 
 
+class _ProgressAwareHandler(logging.StreamHandler):
+    """Log lines printed above a running tqdm progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
 def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    handler = _ProgressAwareHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 @contextmanager

@@ -5,7 +5,7 @@ No dataset and no download: the face is ``skimage.data.astronaut()`` (public dom
 1. photos: the astronaut cut into 96 training and 24 held-out views (crops, zooms,
    rotations, mirror images, colours; the held-out ones use rotation angles no training
    view uses), and a 4-second synthetic talking video with a speech-like soundtrack;
-2. ``python3 -m datasets.prepare images`` / ``video``: our synthetic masks, all five types;
+2. ``python3 -m prepare images`` / ``video``: our synthetic masks, all five types;
 3. ``python3 train.py segm`` and ``python3 train.py facemask`` with the small demo configs
    (``configs/demo_segm.yaml``, ``configs/demo_facemask.yaml``, 128 px);
 4. ``python3 infer.py`` on the held-out photos and the video frames, ``python3 infer_jpgs.py``
@@ -58,17 +58,23 @@ PREPARE_PHOTOS = "--size 128 --crop none --mask-type random --texture random --m
 def pick_threads(requested: int | None) -> int:
     """Torch threads per process: one unless asked. The demo's models are tiny, so a second
     thread gains little on an idle machine and loses a lot on a busy one (threads wait for
-    each other: on this project's shared 2-core machine one thread trained 2x faster), and
-    with one thread every run gives the same numbers as the README's."""
+    each other: on a busy 2-core machine one thread trained 2x faster), and with one thread
+    every run gives the same numbers as the README's."""
     return requested or 1
+
+
+def run_folder(kind: str) -> Path:
+    """Where the demo trains stage ``kind`` (the demo configs' ``run_name`` is the stage's name)."""
+    return WEIGHTS / kind
 
 
 def interrupted_checkpoint(kind: str) -> Path | None:
     """The newest demo checkpoint of ``kind`` when it is an ``_interrupted`` one (Ctrl-C)."""
-    from trainers.checkpoint import find_latest
+    from core.checkpoint import list_checkpoints
+    from stages import STAGES
 
-    latest = find_latest(WEIGHTS, kind)
-    return latest if latest is not None and latest.stem.endswith("_interrupted") else None
+    found = list_checkpoints(run_folder(kind), STAGES[kind])
+    return found[-1] if found and found[-1].stem.endswith("_interrupted") else None
 
 
 def resume_option(kind: str) -> str:
@@ -78,16 +84,12 @@ def resume_option(kind: str) -> str:
 
 
 def clear_training(kind: str) -> None:
-    """Before training ``kind`` from scratch: drop the checkpoints and logs of an earlier
-    attempt, or the new run would append its log rows to the old ones."""
-    from trainers.checkpoint import list_checkpoints
-
+    """Before training ``kind`` from scratch: drop the run folder of an earlier attempt (the
+    trainer refuses to start a second run in it)."""
     if interrupted_checkpoint(kind) is not None:
         return  # resuming: the trainer trims the logs to the checkpoint itself
-    for path in list_checkpoints(WEIGHTS, kind):
-        path.unlink()
-    for name in ("log.csv", "val.csv", "curves.png"):
-        (WEIGHTS / f"{kind}_{name}").unlink(missing_ok=True)
+    shutil.rmtree(run_folder(kind), ignore_errors=True)
+    shutil.rmtree(SAMPLES / kind, ignore_errors=True)
 
 
 def final_checkpoint(kind: str) -> Path:
@@ -96,21 +98,23 @@ def final_checkpoint(kind: str) -> Path:
     import math
 
     from configs import load_config
-    from trainers.checkpoint import checkpoint_name, list_checkpoints, parse_name
+    from core.checkpoint import list_checkpoints
+    from stages import STAGES
 
+    stage = STAGES[kind]
     cfg = load_config(f"configs/demo_{kind}.yaml")
     annotations = TRAIN_ROOT / "annotations" / "train.csv"
     examples = sum(1 for line in annotations.open() if line.strip()) if annotations.is_file() else 0
     iterations = cfg.num_epochs * math.ceil(examples / cfg.batch_size)
-    for path in list_checkpoints(WEIGHTS, kind):
-        if parse_name(kind, path)[1] == iterations and not path.stem.endswith("_interrupted"):
+    for path in list_checkpoints(run_folder(kind), stage):
+        if stage.parse_checkpoint_name(path)[1] == iterations and not path.stem.endswith("_interrupted"):
             return path
-    return WEIGHTS / checkpoint_name(kind, cfg.num_epochs, iterations)
+    return run_folder(kind) / stage.checkpoint_name(cfg.num_epochs, iterations)
 
 
 def training_outputs(kind: str) -> list[Path]:
     """The last checkpoint (an interrupted run has not written it) and the curves."""
-    return [final_checkpoint(kind), WEIGHTS / f"{kind}_curves.png"]
+    return [final_checkpoint(kind), run_folder(kind) / f"{kind}_curves.png"]
 
 
 def make_photos() -> None:
@@ -131,11 +135,11 @@ def make_masked_video() -> None:
     what a user would have filmed of someone talking through a mask."""
     from tqdm import tqdm
 
-    from datasets.images import load_image
-    from demos.talking_video import encode_video
+    from core.images import load_image
+    from core.media import encode_video
+    from datasets.layout import read_frames_csv
 
-    with open(VIDEO_ROOT / "frames.csv") as f:
-        names = [line.split(",")[0] for line in f.read().splitlines()[1:] if line]
+    names = [name for name, _ in read_frames_csv(VIDEO_ROOT / "frames.csv")]
     frames = [load_image(VIDEO_ROOT / "image_masked" / f"{name}_masked.png")
               for name in tqdm(names, desc="masked video", unit="frame", dynamic_ncols=True)]
     encode_video(MASKED_VIDEO, frames, VIDEO_FPS, VIDEO_ROOT / "audio" / f"{VIDEO.stem}.wav")
@@ -169,14 +173,14 @@ def build_steps(python: str = "python3") -> list:
     return [
         Step("make the demo photos", [PHOTOS / "train", PHOTOS / "test"], action=make_photos),
         Step("prepare the training photos", [TRAIN_ROOT / "annotations" / "train.csv"],
-             command=f"{python} -m datasets.prepare images --src {PHOTOS / 'train'} --out {TRAIN_ROOT} "
+             command=f"{python} -m prepare images --src {PHOTOS / 'train'} --out {TRAIN_ROOT} "
                      f"{PREPARE_PHOTOS}"),
         Step("prepare the held-out photos", [TEST_ROOT / "annotations" / "train.csv"],
-             command=f"{python} -m datasets.prepare images --src {PHOTOS / 'test'} --out {TEST_ROOT} "
+             command=f"{python} -m prepare images --src {PHOTOS / 'test'} --out {TEST_ROOT} "
                      f"{PREPARE_PHOTOS} --val-fraction 0"),
         Step("make the talking video", [VIDEO], action=make_video),
         Step("prepare the video", [VIDEO_ROOT / "frames.csv"],
-             command=f"{python} -m datasets.prepare video --video {VIDEO} --out {VIDEO_ROOT} "
+             command=f"{python} -m prepare video --video {VIDEO} --out {VIDEO_ROOT} "
                      f"--fps {VIDEO_FPS:g} --size {VIDEO_SIDE} --crop none --mask-type surgical "
                      "--color '#7ab0de' --min-face 32 --val-fraction 0"),
         Step("make the masked video", [MASKED_VIDEO], action=make_masked_video),
@@ -227,8 +231,8 @@ def where_things_are() -> list[str]:
         f"          video frames with ground truth: {VIDEO_FRAME_RESULTS}/",
         f"video:    {VIDEO_RESULTS}/{MASKED_VIDEO.stem}_reconstructed.mp4 (with the soundtrack; "
         f"input {MASKED_VIDEO})",
-        f"training: {WEIGHTS}/segm_curves.png, {WEIGHTS}/facemask_curves.png (curves), "
-        f"{SAMPLES}/facemask/ (sample grids), {WEIGHTS}/*.pth",
+        f"training: {run_folder('segm')}/, {run_folder('facemask')}/ (checkpoints, logs, *_curves.png), "
+        f"{SAMPLES}/facemask/ (sample grids)",
         f"report:   {REPORT}",
     ]
 

@@ -19,11 +19,9 @@ cli.use_project_venv()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from inference.command import main as run_command
+    from inference.command import script_main
 
-    return run_command(argv, comparison=True, default_ext="png",
-                       description="Find the face mask, paint the face back, write comparison "
-                                   "panels and metrics.")
+    return script_main(argv, comparison=True)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,9 @@ cli.use_project_venv()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from inference.command import main as run_command
+    from inference.command import script_main
 
-    return run_command(argv, comparison=False, default_ext="jpg",
-                       description="Find the face mask and paint the face back; write the "
-                                   "reconstructed images only.")
+    return script_main(argv, comparison=False)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ cli.use_project_venv()
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Train the mask segmenter (segm) or the face reconstructor (facemask).",
-        epilog="Overrides use config keys, e.g. img_size=128 num_epochs=2 device=cpu. "
-               "See README.md for every key.")
+        epilog="Overrides use config keys, e.g. img_size=128 num_epochs=2 device=cpu; "
+               "docs/configuration.md lists every key. Each run writes into its own folder under "
+               "checkpoint_path (weights/STAGE-YYYYmmdd-HHMMSS unless run_name=NAME).")
     parser.add_argument("name", help="config name in configs/ (segm, facemask, ...) or a YAML path")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     parser.add_argument("--config", help="YAML file to use instead of configs/NAME.yaml")
@@ -30,10 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cli.setup_logging()
     from configs import ConfigError, load_config
-    from datasets import DatasetError
+    from core.checkpoint import CheckpointError
+    from datasets.layout import DatasetError
     from models import PerceptualUnavailable
     from trainers import TRAINERS, TrainingStopped
-    from trainers.checkpoint import CheckpointError
 
     with cli.one_line_errors(ConfigError, DatasetError, CheckpointError, PerceptualUnavailable,
                              TrainingStopped, ValueError, FileNotFoundError):

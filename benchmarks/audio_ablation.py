@@ -6,11 +6,11 @@ frames (run by hand).
     python3 benchmarks/audio_ablation.py --video talk.mp4 --fps 1   # your own video (prepared first)
     python3 benchmarks/audio_ablation.py --root data/talk/train     # a prepared video dataset root
 
-The synthetic talking clip (``datasets.talking_clip``) is made as an mp4 and prepared by
-``datasets.prepare.prepare_video`` like any user video: faces found, masks drawn, frames
+The synthetic talking clip (``prepare.talking_clip``) is made as an mp4 and prepared by
+``prepare.run.prepare_video`` like any user video: faces found, masks drawn, frames
 and soundtrack aligned. Training uses the root's ``annotations/train.csv``; the metrics
 are over ``annotations/val.csv`` (frames never trained on), with the ground-truth masks:
-in-mask PSNR and SSIM (DESIGN.md section 6) and the L1 error in the mouth box (the box
+in-mask PSNR and SSIM and the L1 error in the mouth box (the box
 of dlib landmarks 48-67 found on each ground-truth frame) of the composite.
 """
 
@@ -26,21 +26,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import cli  # noqa: E402
+import cli
 
 cli.use_project_venv()
 
-import torch  # noqa: E402
+import torch
 
-from configs import Config  # noqa: E402
-from configs.loader import parse_overrides  # noqa: E402
-from datasets import collate_skip_broken, load_image  # noqa: E402
-from datasets.audio import read_frames_csv  # noqa: E402
-from datasets.face_crop import find_faces  # noqa: E402
-from datasets.prepare import PrepareOptions, prepare_video  # noqa: E402
-from datasets.talking_clip import write_talking_video  # noqa: E402
-from metrics import masked_l1, psnr, ssim  # noqa: E402
-from trainers import ReconstructionTrainer  # noqa: E402
+from configs import Config
+from configs.loader import parse_overrides
+from core.faces import find_faces
+from core.images import load_image
+from datasets.base import collate_skip_broken
+from datasets.layout import read_frames_csv
+from metrics import masked_l1, psnr, ssim
+from prepare.options import PrepareOptions
+from prepare.run import prepare_video
+from prepare.talking_clip import write_talking_video
+from trainers import ReconstructionTrainer
 
 MOUTH = slice(48, 68)  # dlib's 68-point scheme: outer and inner lips
 

@@ -13,7 +13,7 @@ INPAINT_RADIUS = 3  # pixels around each filled point that OpenCV's methods look
 
 def published_threshold_loop(prob: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """The published thresholding: ``(B,1,H,W)`` probabilities -> {0,1}, element by element
-    in Python (one tensor read, compare and write per pixel; DESIGN.md section 5, item 1)."""
+    in Python (one tensor read, compare and write per pixel)."""
     out = prob.clone()
     for b, image in enumerate(out):
         for c, channel in enumerate(image):

@@ -21,7 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from datasets.prepare import PrepareOptions, prepare_images  # noqa: E402
+from prepare.options import PrepareOptions
+from prepare.run import prepare_images
 
 FIXTURE = REPO.parent / "shared" / "fixtures" / "celeba30" / "celeba512_30k"
 

@@ -9,7 +9,7 @@ In one run on one machine, per image (run by hand; prints Markdown tables, write
   cleaning + paste-back, generator) and end to end, for several batch sizes; peak memory;
   the generator's achieved GFLOP/s against the machine's measured matmul GFLOP/s;
 - what the fast path gives: the same models run plainly (BatchNorm layers, NCHW: the
-  pipeline before issue 7) and with bf16 autocast (``cpu_amp``, an option on the CPU);
+  pipeline without the fast path) and with bf16 autocast (``cpu_amp``, an option on the CPU);
 - the published topology (``arch: flat``: every level at full resolution), generator and
   segmenter, measured at 128 and 256 px and extrapolated to 512 by FLOPs (it costs 7.8
   TFLOPs per 512 generator pass; ``--flat-512`` measures it there too), and the published
@@ -42,32 +42,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cli  # noqa: E402
+import cli
 
 cli.use_project_venv()
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import cv2
+import numpy as np
+import torch
 
-from benchmarks.baselines import classical_inpainters, published_threshold_loop  # noqa: E402
-from benchmarks.measure import (  # noqa: E402
+from benchmarks.baselines import classical_inpainters, published_threshold_loop
+from benchmarks.measure import (
     PeakMemory,
     best_seconds,
     count_gflops,
     load_average,
     matmul_gflops,
 )
-from configs import load_config  # noqa: E402
-from datasets import collate_skip_broken  # noqa: E402
-from datasets.images import write_image  # noqa: E402
-from inference.morphology import binarize, clean_mask  # noqa: E402
-from inference.pipeline import MaskReconstructor  # noqa: E402
-from inference.timing import StageTimer  # noqa: E402
-from losses import PerceptualLoss  # noqa: E402
-from models import Generator, MaskSegmenter, PerceptualNet  # noqa: E402
-from trainers import TRAINERS  # noqa: E402
-from trainers.distributed import pick_device  # noqa: E402
+from configs import load_config
+from core.device import pick_device
+from core.images import write_image
+from datasets.base import collate_skip_broken
+from inference.morphology import binarize, clean_mask
+from inference.pipeline import MaskReconstructor
+from inference.timing import StageTimer
+from losses import PerceptualLoss
+from models import Generator, MaskSegmenter, PerceptualNet
+from trainers import TRAINERS
 
 TARGET = 512  # the size the headline numbers are for
 
@@ -125,7 +125,7 @@ def gflops(model: torch.nn.Module, size: int) -> float:
 def reconstructor(size: int, device: torch.device, fast: bool = True,
                   cpu_amp: bool = False) -> MaskReconstructor:
     """Our pipeline with the default models. ``fast``: the default path (BatchNorm folded,
-    Conv+ReLU fused, channels_last); off: the models as they are, NCHW (before issue 7)."""
+    Conv+ReLU fused, channels_last); off: the models as they are, NCHW (no fast path)."""
     segmenter, generator = default_models()
     return MaskReconstructor(segmenter, generator, size, device, cpu_amp=cpu_amp, fuse=fast,
                              channels_last=fast)
@@ -210,7 +210,7 @@ def measure_classical(size: int, repeats: int) -> dict[str, float]:
 # --- training --------------------------------------------------------------------------------
 
 def write_triplets(root: Path, count: int, size: int) -> None:
-    """A training root (DESIGN.md section 3) of ``count`` astronaut triplets."""
+    """A training root (the published triplet layout) of ``count`` astronaut triplets."""
     images, mask = sample_images(size, count)
     from skimage import data
 
@@ -225,7 +225,7 @@ def write_triplets(root: Path, count: int, size: int) -> None:
 def measure_loading(size: int, root: Path, repeats: int) -> dict[str, float]:
     """Seconds to load one training triplet (decode 3 PNGs, resize), from disk and from the
     ``cache_images`` cache."""
-    from datasets import ReconstructionDataset
+    from datasets.reconstruction import ReconstructionDataset
 
     cpu = torch.device("cpu")
     plain = ReconstructionDataset(root, size)
@@ -285,7 +285,7 @@ def run(plan: Plan, device: torch.device, log=print) -> dict:
 
     b = best_batch[TARGET]
     variants = {"default (fast path)": reconstructor(TARGET, device),
-                "plain (BatchNorm, NCHW; before issue 7)": reconstructor(TARGET, device, fast=False)}
+                "plain (BatchNorm, NCHW; no fast path)": reconstructor(TARGET, device, fast=False)}
     if device.type == "cpu":
         variants["bf16 autocast (cpu_amp=true)"] = reconstructor(TARGET, device, cpu_amp=True)
         results["bf16 matmul GFLOP/s"] = matmul_gflops(device, torch.bfloat16)
@@ -397,7 +397,7 @@ def report(results: dict) -> str:
               "a separate measurement from the table above)", "",
               "| variant | generator (ms) | end to end (ms) | speed-up | generator GFLOP/s |",
               "|---|---:|---:|---:|---:|"]
-    plain = results["variants"]["plain (BatchNorm, NCHW; before issue 7)"]["end to end"]
+    plain = results["variants"]["plain (BatchNorm, NCHW; no fast path)"]["end to end"]
     for name, r in results["variants"].items():
         rate = results["GFLOPs"]["ours"][TARGET]["generator"] / r["generator"]
         lines.append(f"| {name} | {ms(r['generator'])} | {ms(r['end to end'])} | "

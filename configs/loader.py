@@ -41,11 +41,14 @@ class Config:
     """Settings with attribute access (``cfg.img_size``); unknown names raise.
 
     Built only by ``load_config`` / ``Config.from_dict`` so every value is checked.
+    ``is_set(name)`` tells a value someone gave (YAML, command line, code) from a default.
     """
 
-    def __init__(self, values: dict[str, Any], source: str = "<defaults>") -> None:
+    def __init__(self, values: dict[str, Any], source: str = "<defaults>",
+                 given: frozenset[str] = frozenset()) -> None:
         object.__setattr__(self, "_values", dict(values))
         object.__setattr__(self, "source", source)
+        object.__setattr__(self, "_given", frozenset(given))
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any] | None = None, source: str = "<dict>") -> Config:
@@ -54,7 +57,11 @@ class Config:
         for name, value in (settings or {}).items():
             values[name] = check_value(name, value, source)
         _check_consistency(values, source)
-        return cls(values, source)
+        return cls(values, source, frozenset(settings or ()))
+
+    def is_set(self, name: str) -> bool:
+        """True when ``name`` was given rather than left at its default."""
+        return name in self._given
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -64,13 +71,16 @@ class Config:
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._values[name] = check_value(name, value, "assignment")
+        object.__setattr__(self, "_given", self._given | {name})
 
     def to_dict(self) -> dict[str, Any]:
         return {name: _copy(value) for name, value in self._values.items()}
 
     def replace(self, **changes: Any) -> Config:
         """A checked copy with some keys changed."""
-        return Config.from_dict({**self._values, **changes}, self.source)
+        copy = Config.from_dict({**self._values, **changes}, self.source)
+        object.__setattr__(copy, "_given", self._given | set(changes))
+        return copy
 
     def __repr__(self) -> str:
         body = ", ".join(f"{k}={v!r}" for k, v in self._values.items())

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stages import STAGES
+
 
 @dataclass(frozen=True)
 class Key:
@@ -22,29 +24,36 @@ class Key:
 
 KEYS: dict[str, Key] = {
     # --- what to run -------------------------------------------------------------------
-    "task": Key("str", "facemask", "which trainer: segm (stage 1) or facemask (stage 2)",
-                ("segm", "facemask", "predict")),
+    "task": Key("str", "facemask", "what the config is for: training segm (stage 1) or facemask "
+                "(stage 2), or predict (inference)", (*STAGES, "predict")),
     # --- data --------------------------------------------------------------------------
     "root_dir": Key("str", "data/celeba",
                     "dataset root: a triplet root (facemask) or the images root (segm)"),
-    "val_dir": Key("str?", None, "facemask: validation triplet root (none: no validation)"),
-    "train_anns": Key("str?", None,
-                      "segm: CSV of index,masked_path,binary_path relative to root_dir; "
-                      "none: pair the folders masked_dir / binary_dir under root_dir"),
-    "val_anns": Key("str?", None, "validation CSV under root_dir (none: no validation); "
-                    "inference on a dataset root: only these names"),
+    "train_anns": Key("str?", "annotations/train.csv",
+                      "training split: CSV of index,masked_path,binary_path, relative to root_dir "
+                      "(used when it exists); none: every example of the folders under root_dir"),
+    "val_anns": Key("str?", "annotations/val.csv",
+                    "validation split under root_dir, like train_anns (used when it exists); none: "
+                    "no validation split. Inference on a dataset root, when given: only these names"),
+    "val_dir": Key("str?", None, "a separate validation root, when val_anns gives no split"),
     "image_dir": Key("str", "image", "folder of clean faces under a triplet root"),
     "masked_dir": Key("str", "image_masked", "folder of masked faces (NAME_masked.*)"),
     "binary_dir": Key("str", "image_binary", "folder of binary masks (NAME_binary.*)"),
-    "img_size": Key("int", 512, "square side every image is resized to"),
+    "img_size": Key("int", 512, "square side every image is resized to; inference: unless set, "
+                    "each model runs at the size it was trained at"),
     "flip": Key("bool", True, "random horizontal flips during training"),
     "cache_images": Key("bool", False,
                         "decode and resize the whole dataset once, before training, and keep "
                         "it in memory (uint8; DataLoader workers share it)"),
     # --- outputs -----------------------------------------------------------------------
-    "checkpoint_path": Key("str", "weights", "folder for model_*.pth checkpoints"),
-    "sample_folder": Key("str", "samples", "folder for sample grids {epoch}_{iter}.png"),
-    "keep_last": Key("int", 0, "keep only the newest N periodic checkpoints (0: keep all)"),
+    "checkpoint_path": Key("str", "weights", "training: each run writes its checkpoints and logs "
+                           "into a folder of its own here; inference: the newest run's are used"),
+    "sample_folder": Key("str", "samples", "each run's sample grids {epoch}_{iter}.png go into a "
+                         "folder of its own here"),
+    "run_name": Key("str?", None, "the run's folder name under checkpoint_path and sample_folder "
+                    "(none: STAGE-YYYYmmdd-HHMMSS); an existing run is refused unless resumed"),
+    "keep_last": Key("int", 3, "keep only the newest N periodic checkpoints of a run (0: keep all); "
+                     "the _best one is always kept"),
     # --- optimisation ------------------------------------------------------------------
     "lr": Key("float", 1e-3, "Adam learning rate (G, D, D2 and the segmenter)"),
     "batch_size": Key("int", 4, "images per step (per process under torchrun)"),
@@ -84,9 +93,9 @@ KEYS: dict[str, Key] = {
     "lambda_dice": Key("float", 1.0, "segm: weight of the Dice term next to BCE"),
     "real_label": Key("float", 0.9, "LSGAN target for real images (label smoothing)"),
     "fake_label": Key("float", 0.1, "LSGAN target for generated images"),
-    "perceptual": Key("str", "vgg", "vgg: VGG19 ImageNet features, stop if unavailable; "
-                      "auto: fall back to discriminator feature matching with a notice; "
-                      "none: no perceptual term", ("vgg", "auto", "none")),
+    "perceptual": Key("str", "auto", "auto: VGG19 ImageNet features, or discriminator feature "
+                      "matching with a notice when the weights cannot be had (offline); vgg: VGG19 "
+                      "or stop; none: no perceptual term", ("auto", "vgg", "none")),
     # --- audio conditioning (the proposed model) ---------------------------------------
     "audio": Key("str", "none", "none, map (a 5th input channel) or film (bottleneck "
                  "scale and shift)", ("none", "map", "film")),
@@ -110,5 +119,5 @@ KEYS: dict[str, Key] = {
     "save_masks": Key("bool", False, "inference: also write each predicted mask as "
                       "masks/{name}_mask.png (255 = mask, input resolution)"),
     "identity": Key("bool", True, "infer.py: dlib identity distance to the ground truth "
-                    "(about 0.3 s per 512 px image on a 2-core CPU)"),
+                    "(costs about a third of a second per 512 px image on a CPU)"),
 }

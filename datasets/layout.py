@@ -1,8 +1,9 @@
-"""The on-disk data contract (DESIGN.md section 3): folder names, file suffixes, CSVs.
+"""The on-disk data contract: folder names, file suffixes, CSVs (the published layout).
 
 A triplet root holds ``image/NAME.jpg``, ``image_masked/NAME_masked.jpg`` and
 ``image_binary/NAME_binary.png`` (folder names configurable). Segmentation CSVs hold rows
-``index,masked_path,binary_path`` relative to the images root, with ``\\`` or ``/``.
+``index,masked_path,binary_path`` relative to the images root, with ``\\`` or ``/``. A video
+root adds ``frames.csv`` (``name,timestamp_seconds``) and ``audio/TRACK.wav``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets.images import IMAGE_EXTS, is_image_file
+from core.files import write_csv
+from core.images import IMAGE_EXTS, is_image_file
 
 log = logging.getLogger(__name__)
 
+IMAGE_DIR, MASKED_DIR, BINARY_DIR = "image", "image_masked", "image_binary"
 MASKED_SUFFIX = "_masked"
 BINARY_SUFFIX = "_binary"
+FRAMES_CSV = "frames.csv"
+TRAIN_ANNS, VAL_ANNS = "annotations/train.csv", "annotations/val.csv"  # under the root
+FRAMES_HEADER = ("name", "timestamp_seconds")
 
 
 class DatasetError(ValueError):
@@ -39,7 +45,7 @@ def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise DatasetError(
             f"{what} not found: {path} (prepare a dataset with "
-            "'python3 -m datasets.prepare images --src PHOTOS --out ROOT' and point root_dir at ROOT)")
+            "'python3 -m prepare images --src PHOTOS --out ROOT' and point root_dir at ROOT)")
     return path
 
 
@@ -101,6 +107,52 @@ def read_annotations(csv_path: Path, root: Path) -> list[Sample]:
     return samples
 
 
+def resolve_annotations(root: Path, value: str | None, key: str, default: str | None) -> Path | None:
+    """The annotation CSV a config key names, or None (pair the folders / no validation).
+
+    A relative ``value`` is looked up under the dataset ``root`` first, then from the
+    current folder (configs written for earlier versions give paths like
+    ``data/celeba/annotations/train.csv``). The key's ``default`` may be absent (a root
+    without a split); any other value must exist.
+    """
+    if value is None:
+        return None
+    path = Path(value)
+    for candidate in ([path] if path.is_absolute() else [root / path, path]):
+        if candidate.is_file():
+            return candidate
+    if value == default:
+        return None
+    raise DatasetError(f"annotation file not found: {key}={value} (looked under root_dir {root} "
+                       f"and in the current folder); give an existing CSV, or {key}=none to "
+                       f"{'use every example' if key.startswith('train') else 'skip validation'}")
+
+
+def with_clean_images(samples: list[Sample], root: Path, image_dir: str) -> list[Sample]:
+    """Annotated (masked, mask) samples with their clean faces, for stage 2.
+
+    The clean face of ``NAME`` is ``root/image_dir/NAME.*``; in the published CelebA layout,
+    which has no ``image/`` folder, it is the masked image's folder without its ``_masked``
+    suffix (``celeba512_30k_masked/`` -> ``celeba512_30k/``). Samples without one are
+    left out with one summary warning.
+    """
+    folders: dict[Path, dict[str, Path]] = {}
+    out, missing = [], []
+    for s in samples:
+        folder = root / image_dir
+        if not folder.is_dir():
+            folder = s.masked.parent.with_name(strip_suffix(s.masked.parent.name, MASKED_SUFFIX))
+        if folder not in folders:
+            folders[folder] = index_by_stem(folder) if folder.is_dir() else {}
+        clean = folders[folder].get(s.name)
+        if clean is None:
+            missing.append(s.name)
+        else:
+            out.append(Sample(s.name, s.masked, s.mask, clean))
+    warn_missing(missing, "annotated examples (no clean image)", len(samples))
+    return out
+
+
 def folder_pairs(root: Path, masked_dir: str, binary_dir: str) -> list[Sample]:
     """Segmentation pairs ``masked_dir/NAME_masked.*`` + ``binary_dir/NAME_binary.*``."""
     masked = index_by_stem(require_dir(root / masked_dir, "masked-image folder"))
@@ -117,20 +169,40 @@ def folder_pairs(root: Path, masked_dir: str, binary_dir: str) -> list[Sample]:
     return samples
 
 
-def triplets(root: Path, image_dir: str, masked_dir: str, binary_dir: str,
-             names: set[str] | None = None) -> list[Sample]:
-    """Reconstruction triplets (clean, masked, mask) under ``root``, optionally only ``names``."""
+def triplets(root: Path, image_dir: str, masked_dir: str, binary_dir: str) -> list[Sample]:
+    """Reconstruction triplets (clean, masked, mask) under ``root``."""
     require_dir(root, "dataset root")
     clean = index_by_stem(require_dir(root / image_dir, "clean-image folder"))
     masked = index_by_stem(require_dir(root / masked_dir, "masked-image folder"))
     binary = index_by_stem(require_dir(root / binary_dir, "binary-mask folder"))
     samples, missing = [], []
-    wanted = [n for n in clean if names is None or n in names]
-    for name in wanted:
+    for name in clean:
         m, b = masked.get(name + MASKED_SUFFIX), binary.get(name + BINARY_SUFFIX)
         if m is None or b is None:
             missing.append(name)
         else:
             samples.append(Sample(name, m, b, clean[name]))
-    warn_missing(missing, "clean images", len(wanted))
+    warn_missing(missing, "clean images", len(clean))
     return samples
+
+
+def read_frames_csv(path: Path) -> list[tuple[str, float]]:
+    """``frames.csv`` (header ``name,timestamp_seconds``) -> ``[(frame name, seconds), ...]``."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"cannot read {path}: {err}") from None
+    out = []
+    for line, row in enumerate(rows, 1):
+        if line == 1 and row[0].strip() == FRAMES_HEADER[0]:
+            continue
+        try:
+            out.append((row[0].strip(), float(row[1])))
+        except (IndexError, ValueError):
+            raise DatasetError(f"{path}, row {line}: expected name,timestamp_seconds; got {row}") from None
+    return out
+
+
+def write_frames_csv(path: Path, frames: list[tuple[str, float]]) -> None:
+    write_csv(path, FRAMES_HEADER, frames)

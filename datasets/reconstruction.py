@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.audio import AudioSettings
 from datasets.audio import FrameAudio
-from datasets.audio_features import AudioSettings
-from datasets.layout import read_annotations, require_dir, triplets
-from datasets.segmentation import ImageDataset
+from datasets.base import ImageDataset
+from datasets.layout import read_annotations, require_dir, triplets, with_clean_images
 
 
 class ReconstructionDataset(ImageDataset):
@@ -15,8 +15,10 @@ class ReconstructionDataset(ImageDataset):
     "mask": (1,H,W) {0,1}, "name", "index"}``, plus ``"audio": (n_mels, W)`` normalised
     log-mel window centred on the frame's time when ``audio`` settings are given.
 
-    ``annotations``: optional segmentation CSV whose rows choose which names to use, so
-    one prepared root serves both stages with the same train/val split.
+    ``annotations``: optional segmentation CSV whose rows choose the examples, so one root
+    serves both stages with the same train/val split (a prepared root, or the published
+    CelebA layout, where the clean faces sit beside the masked ones: see
+    ``datasets.layout.with_clean_images``).
     ``audio``: the root must then be a video dataset (``audio/TRACK.wav`` + ``frames.csv``);
     otherwise ``DatasetError``. The track is decoded once here and kept in memory.
     """
@@ -26,9 +28,8 @@ class ReconstructionDataset(ImageDataset):
                  annotations: str | Path | None = None, cache_images: bool = False,
                  audio: AudioSettings | None = None) -> None:
         root = require_dir(Path(root), "dataset root")
-        names = ({s.name for s in read_annotations(Path(annotations), root)}
-                 if annotations else None)
-        samples = triplets(root, image_dir, masked_dir, binary_dir, names)
+        samples = (with_clean_images(read_annotations(Path(annotations), root), root, image_dir)
+                   if annotations else triplets(root, image_dir, masked_dir, binary_dir))
         super().__init__(samples, img_size, f"reconstruction dataset {root}", cache_images)
         self.audio: FrameAudio | None = None
         if audio is not None:

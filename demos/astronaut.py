@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.images import write_image
+
 PHOTO_SIDE = 256  # the demo "photos"; prepare resizes them to the training size
 # Absolute rotation angles (degrees) reserved for the held-out photos.
 HELD_OUT_ANGLES = (5.0, 9.0)
@@ -45,7 +47,7 @@ def source_image() -> np.ndarray:
 @lru_cache(maxsize=1)
 def face_landmarks() -> np.ndarray:
     """Her 68 dlib landmarks ``(68,2)`` in the source photo (found once per process)."""
-    from datasets.face_crop import find_faces
+    from core.faces import find_faces
 
     faces = find_faces(source_image())
     if not faces:
@@ -55,7 +57,7 @@ def face_landmarks() -> np.ndarray:
 
 def face_box() -> tuple[float, float, float]:
     """Centre x, centre y and side of her square face crop (``datasets.face_crop.crop_box``)."""
-    from datasets.face_crop import crop_box
+    from core.faces import crop_box
 
     return crop_box(face_landmarks())
 
@@ -126,10 +128,7 @@ def write_photos(folder: Path, count: int, held_out: bool, seed: int = 0) -> lis
     for k, view in enumerate(tqdm(todo, desc=f"{tag} photos", unit="img", dynamic_ncols=True)):
         path = folder / f"astro_{tag}_{k:03d}.png"
         if not path.is_file():
-            photo = render(image, view)
-            tmp = path.with_name(f".{path.name}.tmp.png")
-            cv2.imwrite(str(tmp), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
-            tmp.replace(path)
+            write_image(path, render(image, view))
         paths.append(path)
     return paths
 

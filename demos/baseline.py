@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from configs import Config
-from datasets.images import load_mask
+from core.images import load_mask
 from inference.inputs import Item, open_input
 from metrics import psnr, ssim
 

@@ -13,9 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-
-from datasets.images import grid, load_image
+from core.images import grid, load_image, write_image
 from demos.baseline import BaselineScores
 
 
@@ -127,13 +125,6 @@ def demo_picture(results: Path, names: list[str], out: Path) -> Path:
     into one PNG, compressed hard (lossless) so a copy can live in the repository."""
     panels = [load_image(results / f"results_{name}.png") for name in names]
     width = min(p.shape[1] for p in panels)
-    picture = cv2.cvtColor(grid([[p[:, :width]] for p in panels]), cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    if not ok:
-        raise OSError(f"cannot encode {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    tmp.write_bytes(data.tobytes())
-    tmp.replace(out)
+    write_image(out, grid([[p[:, :width]] for p in panels]), png_compression=9)
     return out
 

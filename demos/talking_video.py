@@ -8,13 +8,13 @@ is downloaded and nothing third-party is copied.
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.media import encode_video, write_wav
 from demos.astronaut import View, face_landmarks, render, source_image
 
 AUDIO_RATE = 16000
@@ -102,38 +102,6 @@ def head_motion(t: float, seconds: float) -> View:
     return View(zoom=1.15 + 0.08 * np.sin(phase), shift=(0.03 * np.sin(2 * phase), 0.02 * np.cos(phase)),
                 angle=6 * np.sin(phase + 0.5), mirror=False, hue=0.0, saturation=1.0,
                 brightness=1.0, contrast=1.0)
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    """16-bit mono PCM WAV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
-
-
-def encode_video(path: Path, frames: list[np.ndarray], fps: float, wav: Path) -> Path:
-    """H.264 ``.mp4`` of ``frames`` (RGB uint8, all one size) with ``wav`` as AAC audio.
-
-    Written under a temporary name and renamed, so an interrupted demo leaves no broken video.
-    """
-    import imageio_ffmpeg
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    h, w = frames[0].shape[:2]
-    writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", quality=None,
-                                         output_params=["-crf", "18"], macro_block_size=2,
-                                         audio_path=str(wav), audio_codec="aac", ffmpeg_log_level="error")
-    writer.send(None)  # start ffmpeg
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
-    tmp.replace(path)
-    return path
 
 
 def write_talking_video(path: Path, seconds: float = 4.0, fps: float = 20.0, side: int = 256,

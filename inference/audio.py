@@ -1,10 +1,10 @@
 """Audio conditioning at inference: each frame's audio features from the input's own soundtrack.
 
-The features are the training ones (``datasets.audio``), computed with the settings the
+The features are the training ones (``core.audio``), computed with the settings the
 audio encoder recorded in its checkpoint:
 
 * a video file: its soundtrack, extracted once with ffmpeg to 16 kHz mono (as
-  ``python3 -m datasets.prepare video`` does), decoded frame ``k`` at ``k / fps`` seconds;
+  ``python3 -m prepare video`` does), decoded frame ``k`` at ``k / fps`` seconds;
 * a prepared video dataset root: its ``audio/TRACK.wav`` and ``frames.csv``, by frame name.
 
 Photos have no soundtrack, so an audio-conditioned generator refuses them (one line).
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from datasets.audio import FrameAudio, SoundTrack
-from datasets.audio_features import AudioSettings
+from core.audio import AudioError, AudioSettings, SoundTrack
+from core.media import VideoError, VideoInfo, extract_audio
+from datasets.audio import FrameAudio
 from datasets.layout import DatasetError
-from datasets.video import VideoError, VideoInfo, extract_audio
 from inference.inputs import FileSource, InputError, Item, Source, VideoSource
 
 FrameFeatures = Callable[[Sequence[Item]], torch.Tensor]  # items -> (B, n_mels, W)
@@ -37,7 +37,7 @@ def video_soundtrack(info: VideoInfo, settings: AudioSettings) -> SoundTrack:
             wav = Path(tmp) / "soundtrack.wav"
             extract_audio(info, wav)
             return SoundTrack.from_wav(wav, settings)
-    except (VideoError, DatasetError) as err:
+    except (VideoError, AudioError) as err:
         raise InputError(str(err)) from None
 
 

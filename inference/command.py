@@ -18,17 +18,18 @@ from tqdm import tqdm
 
 import cli
 from configs import Config, ConfigError, load_config
-from datasets.images import ImageReadError
+from core.checkpoint import CheckpointError
+from core.device import pick_device
+from core.images import ImageReadError
+from core.media import VideoError, VideoWriter
 from inference.audio import frame_features
 from inference.evaluation import RunningMeans, evaluate, nan_to_none, summary_lines
 from inference.inputs import InputError, Item, Skipped, Source, VideoSource, open_input
 from inference.outputs import ImageWriter, MetricsCsv, OutputError, ensure_writable, write_summary
 from inference.pipeline import MaskReconstructor, Reconstruction
 from inference.timing import StageTimer
-from inference.video import VideoError, VideoWriter
 from inference.weights import load_models
-from trainers.checkpoint import CheckpointError
-from trainers.distributed import pick_device
+from stages import RECONSTRUCTION, SEGMENTATION
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 1000  # names kept in summary.json per list (a long video has many frames)
@@ -52,9 +53,9 @@ class Options:
 def build_parser(description: str, default_ext: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=description,
-        epilog="Overrides use config keys (configs/schema.py), e.g. img_size=256 threshold=0.4 "
-               "device=cpu. By default the newest weights/model_segm_*.pth and weights/model_*.pth "
-               "by iteration number are used.")
+        epilog="Overrides use config keys (docs/configuration.md), e.g. threshold=0.4 device=cpu. "
+               "By default the newest run's weights in checkpoint_path ('weights') are used, each "
+               "model at the size it was trained at (img_size=N overrides).")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     parser.add_argument("--input", help="dataset root, folder of photos, one image or a video "
                         "(default: 'input' in the config)")
@@ -92,20 +93,20 @@ def load_reconstructor(cfg: Config, timer: StageTimer, out: TextIO) -> tuple[Mas
     timer.sync = device.type == "cuda"
     with timer("load"):
         segm, recon = load_models(cfg)
-    weights = {"segmentation": str(segm.path), "reconstruction": str(recon.path)}
-    print(f"segmentation weights: {segm.path}" + (f" (iteration {segm.iteration})"
-                                                  if segm.iteration is not None else ""), file=out)
-    print(f"reconstruction weights: {recon.path}" + (f" (iteration {recon.iteration})"
-                                                     if recon.iteration is not None else ""), file=out)
-    if recon.trained_img_size and recon.trained_img_size != cfg.img_size:
-        print(f"note: the generator was trained at {recon.trained_img_size} px and runs here at "
-              f"img_size={cfg.img_size} (override with img_size={recon.trained_img_size})", file=out)
+    weights = {SEGMENTATION.title: str(segm.path), RECONSTRUCTION.title: str(recon.path)}
+    for stage, loaded in ((SEGMENTATION, segm), (RECONSTRUCTION, recon)):
+        print(loaded.describe(stage), file=out)
+        size = loaded.img_size(cfg)
+        if loaded.trained_img_size and loaded.trained_img_size != size:
+            print(f"note: the {stage.title} model was trained at {loaded.trained_img_size} px and runs "
+                  f"here at img_size={size}, as asked (leave img_size unset to use the trained size)",
+                  file=out)
     print(f"device: {device}", file=out)
     if recon.audio_encoder is not None:
         print(f"audio conditioning: {recon.model.audio} (each frame hears "
               f"{recon.audio_encoder.features.window_s:g} s of the input's soundtrack)", file=out)
-    return MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer,
-                                         recon.audio_encoder), weights
+    return MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer, recon.audio_encoder,
+                                         img_size=recon.img_size(cfg), segm_size=segm.img_size(cfg)), weights
 
 
 def _batches(items, size: int):
@@ -200,7 +201,7 @@ class Run:
             self.metrics_csv = MetricsCsv(out_dir / "metrics.csv")
         if isinstance(self.source, VideoSource):
             path = out_dir / f"{self.source.path.stem}_reconstructed.mp4"
-            self.video = VideoWriter(path, self.source.info)
+            self.video = VideoWriter.like(path, self.source.info)
             self.outputs["video"] = str(path)
         unit = "frame" if self.video is not None else "img"
         bar = tqdm(total=self.source.count, desc="reconstruct", unit=unit, dynamic_ncols=True)
@@ -251,6 +252,7 @@ class Run:
             "weights": self.weights,
             "device": str(self.rec.device),
             "img_size": self.rec.img_size,
+            "segm_img_size": self.rec.segm_size,
             "processed": self.processed,
             "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
             "no_mask_found": {"count": self.no_mask_count, "names": self.no_mask},
@@ -275,7 +277,7 @@ class Run:
             names = ", ".join(self.no_mask[:10]) + (", ..." if self.no_mask_count > 10 else "")
             p(f"no mask found in {self.no_mask_count} image(s), written unchanged: {names}")
         if self.options.comparison and self.processed:
-            for line in summary_lines(self.means):
+            for line in summary_lines(self.means, self.cfg.identity):
                 p(line)
         timing = summary["timing_seconds"]
         rates = summary["images_per_second"]
@@ -305,16 +307,29 @@ def run(cfg: Config, options: Options, reconstructor: MaskReconstructor | None =
 
 
 ERRORS = (ConfigError, CheckpointError, InputError, VideoError, ImageReadError, OutputError,
-          NothingProcessed, ValueError)
+          NothingProcessed, ValueError)  # expected: the scripts print them as one line
 
 
-def main(argv: list[str] | None, comparison: bool, description: str, default_ext: str) -> int:
-    """Entry point of both scripts: parse, run, turn expected errors into one line (exit 2)."""
+def main(argv: list[str] | None, comparison: bool, description: str, default_ext: str) -> dict[str, Any]:
+    """Parse the command line and run; returns the summary."""
     # intermixed: key=value overrides may come before, between or after the options
     args = build_parser(description, default_ext).parse_intermixed_args(argv)
+    cfg = config_from_args(args)
+    return run(cfg, options_from_config(cfg, comparison, args.ext))
+
+
+SCRIPTS = {  # comparison -> (what --help says, the default --ext)
+    True: ("Find the face mask, paint the face back, write comparison panels and metrics.", "png"),
+    False: ("Find the face mask and paint the face back; write the reconstructed images only.", "jpg"),
+}
+
+
+def script_main(argv: list[str] | None, comparison: bool) -> int:
+    """What ``infer.py`` (``comparison``) and ``infer_jpgs.py`` run: ``main`` with logging set
+    up and the expected errors as one line (exit status 2)."""
+    description, ext = SCRIPTS[comparison]
     cli.setup_logging()
     with cli.one_line_errors(*ERRORS):
-        cfg = config_from_args(args)
-        run(cfg, options_from_config(cfg, comparison, args.ext))
+        main(argv, comparison=comparison, description=description, default_ext=ext)
     return 0
 

@@ -1,6 +1,6 @@
 """Per-image metrics for ``infer.py``, their running means, and the printed summary.
 
-Every number comes from ``metrics`` (one definition each, DESIGN.md section 6), computed
+Every number comes from ``metrics`` (one definition each), computed
 at the input's resolution:
 
 * segmentation: Dice and pixel accuracy of the predicted, cleaned mask against the
@@ -72,7 +72,7 @@ def evaluate(item: Item, result: Reconstruction, with_truth_mask: Reconstruction
         item: the input (with ``truth`` / ``truth_mask`` where the dataset has them).
         result: the end-to-end reconstruction (predicted mask).
         with_truth_mask: the reconstruction made with ``item.truth_mask`` (generator alone).
-        identity: compute the dlib identity distance (about 0.3 s per 512 px image, 2 CPU cores).
+        identity: compute the dlib identity distance (about a third of a second per 512 px image).
     """
     device = torch.device(device)
     h, w = item.image.shape[:2]
@@ -138,8 +138,9 @@ def _db(value: float) -> str:
     return f"{value:.2f} dB" + (" (cap: identical)" if value >= PSNR_CAP_DB else "")
 
 
-def summary_lines(means: RunningMeans) -> list[str]:
-    """The published summary lines (the image "DICE" ones labelled legacy), then ours."""
+def summary_lines(means: RunningMeans, identity_on: bool = True) -> list[str]:
+    """The published summary lines (the image "DICE" ones labelled legacy), then ours
+    (the identity distance only when it was computed)."""
     m = means.mean
     lines: list[str] = []
     if means.counts["ssim"]:
@@ -161,11 +162,12 @@ def summary_lines(means: RunningMeans) -> list[str]:
         if not means.counts[f"{prefix}ssim"]:
             continue
         ident = f"{prefix}identity_distance"
+        identity = (f" | identity distance {_fmt(m(ident))} (faces found: {means.counts[ident]})"
+                    if identity_on else "")
         lines.append(
             f"{title}: SSIM {_fmt(m(prefix + 'ssim'))} | SSIM (mask) {_fmt(m(prefix + 'ssim_mask'))}"
             f" | PSNR {_db(m(prefix + 'psnr'))} | PSNR (mask) {_db(m(prefix + 'psnr_mask'))}"
-            f" | identity distance {_fmt(m(ident))} (faces found: {means.counts[ident]}) "
-            f"(n={means.counts[prefix + 'ssim']})")
+            f"{identity} (n={means.counts[prefix + 'ssim']})")
     return lines
 
 

@@ -1,6 +1,6 @@
 """What ``--input`` can be, and the stream of images it yields.
 
-(a) a dataset root in the DESIGN.md layout (``image_masked/`` with, where present,
+(a) a dataset root in the published layout (``image_masked/`` with, where present,
     ``image/`` ground truth and ``image_binary/`` masks), (b) a folder of masked-face
 photos, (c) one image file, or (d) a video file. Images are read lazily, one at a time,
 so memory does not grow with the input. A file that cannot be used is reported as
@@ -17,9 +17,16 @@ import cv2
 import numpy as np
 
 from configs import Config
-from datasets.images import ImageReadError, check_same_frame, is_image_file, load_image, load_mask
-from datasets.layout import BINARY_SUFFIX, MASKED_SUFFIX, index_by_stem, read_annotations, strip_suffix
-from inference.video import VideoError, VideoInfo, VideoReader, is_video_file
+from core.images import ImageReadError, check_same_frame, is_image_file, load_image, load_mask
+from core.media import VideoError, VideoInfo, VideoReader, is_video_file
+from datasets.layout import (
+    BINARY_SUFFIX,
+    MASKED_SUFFIX,
+    index_by_stem,
+    read_annotations,
+    resolve_annotations,
+    strip_suffix,
+)
 
 
 class InputError(ValueError):
@@ -139,10 +146,12 @@ def read_entry(entry: _Entry) -> Item:
 def _dataset_entries(root: Path, cfg: Config) -> list[_Entry]:
     """``masked_dir/NAME_masked.*`` plus ``image_dir/NAME.*`` and ``binary_dir/NAME_binary.*``
     where they exist (a dataset without ground truth still runs). With ``val_anns`` set,
-    only the names in that annotations CSV (the held-out split of a prepared root)."""
+    only the names in that annotations CSV (the held-out split of a prepared root), when given."""
     masked = index_by_stem(root / cfg.masked_dir)
-    if cfg.val_anns:
-        wanted = {s.name for s in read_annotations(Path(cfg.val_anns), root)}
+    # Inference scores every example unless asked for a split: the default names a training split.
+    split = resolve_annotations(root, cfg.val_anns, "val_anns", None) if cfg.is_set("val_anns") else None
+    if split is not None:
+        wanted = {s.name for s in read_annotations(split, root)}
         masked = {k: v for k, v in masked.items() if strip_suffix(k, MASKED_SUFFIX) in wanted}
     clean = index_by_stem(root / cfg.image_dir) if (root / cfg.image_dir).is_dir() else {}
     binary = index_by_stem(root / cfg.binary_dir) if (root / cfg.binary_dir).is_dir() else {}

@@ -3,8 +3,7 @@
 Threshold, then erosion (drops specks the segmenter got wrong), then dilation (grows the
 mask past its edge so no rim of the face mask survives into the composite). Both are
 max-pool operations on the tensor, so they run on the same device as the models and cost
-a few milliseconds instead of the published 262,144 Python iterations per 512 image
-(DESIGN.md section 5, item 1).
+a few milliseconds instead of the published 262,144 Python iterations per 512 image.
 
 They match ``cv2.erode`` / ``cv2.dilate`` with a ``k x k`` kernel of ones, the default
 anchor (the centre, ``k // 2``) and default borders: outside the image counts as mask

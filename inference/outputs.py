@@ -1,4 +1,4 @@
-"""What the two scripts write (DESIGN.md section 4), all under the output folder.
+"""What the two scripts write (the published output names), all under the output folder.
 
 * ``infer.py``: ``results_{name}.png``, masked | predicted-mask overlay | reconstructed |
   ground truth (the last only where it exists), plus ``metrics.csv`` and ``summary.json``.
@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import tempfile
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from datasets.images import grid, write_image
+from core.files import StreamingCsv, write_text
+from core.images import grid, write_image
 from inference.evaluation import COLUMNS, csv_value
 from inference.inputs import Item
 from inference.pipeline import Reconstruction
@@ -81,34 +81,17 @@ class ImageWriter:
             write_image(self.mask_path(item.name), result.mask.astype(np.uint8) * 255)
 
 
-class MetricsCsv:
-    """``metrics.csv``, one row per image, written as the rows come (flushed each time) and
-    renamed into place on ``close``."""
+class MetricsCsv(StreamingCsv):
+    """``metrics.csv``, one row per image (the ``COLUMNS``), written as the rows come and put
+    in place on ``close``."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp")
-        self._file = open(self._tmp, "w", newline="")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(COLUMNS)
+        super().__init__(path, COLUMNS)
 
     def add(self, row: dict[str, Any]) -> None:
-        self._writer.writerow([csv_value(row.get(k, "")) for k in COLUMNS])
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-        self._tmp.replace(self.path)
-
-    def abort(self) -> None:
-        """Drop the partial file (the run failed)."""
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        super().add(csv_value(row.get(k, "")) for k in COLUMNS)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     """``summary.json`` (NaN already replaced by null), written atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, json.dumps(summary, indent=2) + "\n")

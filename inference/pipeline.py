@@ -1,15 +1,15 @@
 """The inference pipeline both scripts share: segment -> clean mask -> generate -> composite.
 
-The models see every image at ``img_size x img_size`` (as in training). The result is
-built at the input's own resolution: the generated face and the mask are resized back
-and pasted into the original pixels, so everything outside the mask is byte-identical
-to the input, whatever its size or aspect ratio.
+Each model sees every image at its own side (as in training: the segmenter at
+``segm_size``, the generator at ``img_size``). The result is built at the input's own
+resolution: the generated face and the mask are resized back and pasted into the original
+pixels, so everything outside the mask is byte-identical to the input, whatever its size
+or aspect ratio.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from configs import Config
-from datasets.audio_features import AudioSettings
-from datasets.images import resize_image, resize_mask
+from core.audio import AudioSettings
+from core.device import autocast, autocast_dtype
+from core.images import resize_image, resize_mask
 from inference.morphology import clean_mask
 from inference.timing import StageTimer
 from models.fusion import fuse_for_inference
-from trainers.distributed import autocast_dtype
 
 
 @dataclass
@@ -46,7 +46,9 @@ class MaskReconstructor:
         generator: ``(masked, mask, audio)`` -> ``(B,3,S,S)`` in [0,1] (``Generator``).
         audio_encoder: ``(B, n_mels, W)`` audio features -> ``(B, audio_dim)`` embeddings
             (``AudioEncoder``), for an audio-conditioned generator.
-        img_size: ``S``, the side the models work at.
+        img_size: ``S``, the side the generator works at (and the masks are cleaned at).
+        segm_size: the side the segmenter works at (None: ``S``); its probabilities are
+            resized to ``S``.
         device: where the models run.
         amp: bf16 autocast on CUDA; on the CPU only with ``cpu_amp`` as well (an option:
             faster on CPUs with AVX512-BF16 or AMX, outputs differ from fp32 by about 1e-2).
@@ -62,7 +64,7 @@ class MaskReconstructor:
                  erode_kernel: int = 3, erode_iters: int = 1, dilate_kernel: int = 7,
                  dilate_iters: int = 1, amp: bool = True, channels_last: bool = True,
                  timer: StageTimer | None = None, audio_encoder: nn.Module | None = None,
-                 cpu_amp: bool = False, fuse: bool = True) -> None:
+                 cpu_amp: bool = False, fuse: bool = True, segm_size: int | None = None) -> None:
         self.device = torch.device(device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # batches keep one shape: pick the fastest kernels once
@@ -79,6 +81,7 @@ class MaskReconstructor:
                 self.generator.to(memory_format=torch.channels_last)
         self.audio_encoder = None if audio_encoder is None else audio_encoder.to(self.device).eval()
         self.img_size = img_size
+        self.segm_size = segm_size or img_size
         self.morphology = {"threshold": threshold, "erode_kernel": erode_kernel,
                            "erode_iters": erode_iters, "dilate_kernel": dilate_kernel,
                            "dilate_iters": dilate_iters}
@@ -87,10 +90,12 @@ class MaskReconstructor:
     @classmethod
     def from_config(cls, cfg: Config, segmenter: nn.Module, generator: nn.Module,
                     device: torch.device | str, timer: StageTimer | None = None,
-                    audio_encoder: nn.Module | None = None) -> MaskReconstructor:
-        return cls(segmenter, generator, cfg.img_size, device, cfg.threshold, cfg.erode_kernel,
-                   cfg.erode_iters, cfg.dilate_kernel, cfg.dilate_iters, cfg.amp,
-                   cfg.channels_last, timer, audio_encoder, cfg.cpu_amp)
+                    audio_encoder: nn.Module | None = None, img_size: int | None = None,
+                    segm_size: int | None = None) -> MaskReconstructor:
+        """The pipeline ``cfg`` describes; ``img_size`` / ``segm_size`` default to ``cfg.img_size``."""
+        return cls(segmenter, generator, img_size or cfg.img_size, device, cfg.threshold,
+                   cfg.erode_kernel, cfg.erode_iters, cfg.dilate_kernel, cfg.dilate_iters, cfg.amp,
+                   cfg.channels_last, timer, audio_encoder, cfg.cpu_amp, segm_size=segm_size)
 
     @property
     def needs_audio(self) -> bool:
@@ -106,34 +111,36 @@ class MaskReconstructor:
         """``(B, n_mels, W)`` audio features -> ``(B, audio_dim)`` embeddings on the device."""
         if self.audio_encoder is None:
             raise ValueError("this reconstructor has no audio encoder")
-        with self._autocast():
+        with autocast(self.device, self.amp_dtype):
             return self.audio_encoder(features.to(self.device)).float()
-
-    def _autocast(self):
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _to_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    # --- the stages, at img_size ---------------------------------------------------------
-    def prepare(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """``(H,W,3)`` uint8 images of any sizes -> ``(B,3,S,S)`` float in [0,1] on the device,
-        resized exactly as the training data was (``datasets.images.resize_image``)."""
-        batch = np.stack([resize_image(im, self.img_size) for im in images])
+    # --- the stages, at the models' sides -----------------------------------------------
+    def prepare(self, images: Sequence[np.ndarray], size: int | None = None) -> torch.Tensor:
+        """``(H,W,3)`` uint8 images of any sizes -> ``(B,3,size,size)`` (default ``S``) float in
+        [0,1] on the device, resized exactly as the training data was (``core.images.resize_image``)."""
+        batch = np.stack([resize_image(im, size or self.img_size) for im in images])
         return self._to_device(torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255))
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B,3,S,S)`` -> the segmenter's mask probabilities ``(B,1,S,S)`` (fp32)."""
-        with self._autocast():
+        """``(B,3,s,s)`` -> the segmenter's mask probabilities ``(B,1,s,s)`` (fp32)."""
+        with autocast(self.device, self.amp_dtype):
             logits = self.segmenter(x)
         return torch.sigmoid(logits.float())
 
-    def segment(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B,3,S,S)`` -> cleaned mask ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate)."""
-        return clean_mask(self.probabilities(x), **self.morphology)
+    def segment(self, x: torch.Tensor, images: Sequence[np.ndarray] | None = None) -> torch.Tensor:
+        """Cleaned masks ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate) for the
+        prepared batch ``x`` ``(B,3,S,S)``. A segmenter trained at another side sees the
+        original ``images`` resized to its side, and its probabilities are resized to ``S``."""
+        if self.segm_size != self.img_size and images is not None:
+            prob = self.probabilities(self.prepare(images, self.segm_size))
+            prob = F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        else:
+            prob = self.probabilities(x)
+        return clean_mask(prob, **self.morphology)
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor,
                  audio: torch.Tensor | None = None) -> torch.Tensor:
@@ -142,7 +149,7 @@ class MaskReconstructor:
         ``audio``: per-image embeddings ``(B, audio_dim)`` for an audio-conditioned
         generator (the hook for video conditioning; None for the image-only model).
         """
-        with self._autocast():
+        with autocast(self.device, self.amp_dtype):
             out = self.generator(x, mask, audio)
         return out.float().clamp_(0, 1)
 
@@ -191,7 +198,7 @@ class MaskReconstructor:
             x = self.prepare(images)
         if masks is None:
             with self.timer("segmentation"):
-                small = self.segment(x)
+                small = self.segment(x, images)
         else:
             with self.timer("prepare"):
                 small = self._to_device(torch.from_numpy(

@@ -1,15 +1,16 @@
 """Find and load the two trained models for inference.
 
-Which files: ``segm_weights`` / ``recon_weights`` when given, otherwise the newest
-``model_segm_*.pth`` and ``model_*.pth`` in ``checkpoint_path`` by iteration number.
-Each model is rebuilt from the architecture recorded in its checkpoint (``specs``), so
-inference does not depend on the config matching the one used for training. Published
-bare state dicts (no ``specs``) are built from the config instead.
+Which files: ``segm_weights`` / ``recon_weights`` when given, otherwise, in
+``checkpoint_path``, the run that wrote last and in it the checkpoint with the highest
+iteration number (``core.checkpoint.find_latest``). Each model is rebuilt from the
+architecture recorded in its checkpoint (``specs``), so inference does not depend on the
+config matching the one used for training, and runs at the size it was trained at (the
+checkpoint's ``img_size``) unless ``img_size`` is set. Published bare state dicts (no
+``specs``) are built from the config instead.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,25 +18,9 @@ from typing import Any
 from torch import nn
 
 from configs import Config
-from models import AUDIO_ENCODER, AudioEncoder, Generator, MaskSegmenter
-from trainers.checkpoint import (
-    PREFIX,
-    CheckpointError,
-    find_latest,
-    load_checkpoint,
-    load_weights,
-    model_state,
-)
-
-log = logging.getLogger(__name__)
-
-# What each stage is called in messages, the weights key in its checkpoint, and how it is trained.
-ROLES = {
-    "segm": {"what": "segmentation", "key": "model", "train": "python3 train.py segm",
-             "option": "--segm-weights", "config_key": "segm_weights"},
-    "facemask": {"what": "reconstruction", "key": "G", "train": "python3 train.py facemask",
-                 "option": "--recon-weights", "config_key": "recon_weights"},
-}
+from core.checkpoint import CheckpointError, find_latest, load_checkpoint, load_weights, model_state
+from models import AUDIO_ENCODER, AudioEncoder, build_model
+from stages import RECONSTRUCTION, SEGMENTATION, STAGES, Stage
 
 
 @dataclass
@@ -48,58 +33,67 @@ class LoadedModel:
     trained_img_size: int | None  # from the checkpoint's config, when it has one
     audio_encoder: AudioEncoder | None = None  # with an audio-conditioned generator (eval mode)
 
+    def img_size(self, cfg: Config) -> int:
+        """The side to run at: ``img_size`` when set, else the trained size (else the default)."""
+        if cfg.is_set("img_size") or self.trained_img_size is None:
+            return cfg.img_size
+        return self.trained_img_size
 
-def resolve_path(cfg: Config, kind: str) -> Path:
-    """The checkpoint file to use for ``kind`` ("segm" or "facemask"), or a one-line error."""
-    role = ROLES[kind]
-    given = getattr(cfg, role["config_key"])
+    def describe(self, stage: Stage) -> str:
+        """``segmentation weights: PATH (iteration N, trained at S px)``."""
+        details = [f"iteration {self.iteration}"] if self.iteration is not None else []
+        if self.trained_img_size:
+            details.append(f"trained at {self.trained_img_size} px")
+        return f"{stage.title} weights: {self.path}" + (f" ({', '.join(details)})" if details else "")
+
+
+def resolve_path(cfg: Config, stage: Stage) -> Path:
+    """The checkpoint file to use for ``stage``, or a one-line error."""
+    given = getattr(cfg, stage.weights_config_key)
     if given:
         path = Path(given)
         if not path.is_file():
-            raise CheckpointError(f"{role['what']} weights not found: {path}")
+            raise CheckpointError(f"{stage.title} weights not found: {path}")
         return path
     folder = Path(cfg.checkpoint_path)
-    found = find_latest(folder, kind)
+    found = find_latest(folder, stage)
     if found is None:
         raise CheckpointError(
-            f"no {role['what']} weights ({PREFIX[kind]}*.pth) in {folder}/; train them with "
-            f"'{role['train']}' or pass {role['option']} FILE")
+            f"no {stage.title} weights ({stage.prefix}*.pth) in {folder}/ or its run folders; train "
+            f"them with '{stage.train_command}' or pass {stage.weights_option} FILE")
     return found
 
 
-def _build(kind: str, spec: dict[str, Any] | None, cfg: Config, path: Path) -> nn.Module:
+def _build(stage: Stage, spec: dict[str, Any] | None, cfg: Config, path: Path) -> nn.Module:
     """The model described by a checkpoint's ``spec`` (or by the config when there is none)."""
     if spec is None:
-        args = {"base_channels": cfg.base_channels, "depth": cfg.depth, "arch": cfg.arch}
-        if kind == "facemask":
-            args.update(audio=cfg.audio, audio_dim=cfg.audio_dim)
-    else:
-        args = {k: v for k, v in spec.items() if k != "kind"}
+        spec = {"base_channels": cfg.base_channels, "depth": cfg.depth, "arch": cfg.arch}
+        if stage is RECONSTRUCTION:
+            spec.update(audio=cfg.audio, audio_dim=cfg.audio_dim)
     try:
-        return MaskSegmenter(**args) if kind == "segm" else Generator(**args)
+        return build_model(stage.model, spec)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {path} records a model this code cannot build "
                               f"({err})") from None
 
 
-def load_model(cfg: Config, kind: str, path: Path | None = None) -> LoadedModel:
-    """Load the ``kind`` model ("segm" or "facemask") in eval mode, on the CPU.
+def load_model(cfg: Config, stage: Stage, path: Path | None = None) -> LoadedModel:
+    """Load ``stage``'s network in eval mode, on the CPU.
 
-    Raises ``CheckpointError`` (one line) for a missing, damaged or wrong-kind file and for
+    Raises ``CheckpointError`` (one line) for a missing, damaged or wrong-stage file and for
     weights that do not fit the recorded architecture.
     """
-    role = ROLES[kind]
-    path = path or resolve_path(cfg, kind)
+    path = path or resolve_path(cfg, stage)
     data = load_checkpoint(path)
     recorded = data.get("kind")
-    if recorded is not None and recorded != kind:
-        other = ROLES.get(recorded, {}).get("what", recorded)
+    if recorded is not None and recorded != stage.name:
+        other = STAGES[recorded].title if recorded in STAGES else recorded
         raise CheckpointError(
-            f"{path} is a {other} checkpoint, not {role['what']} weights "
-            f"({role['option']} wants a {PREFIX[kind]}*.pth file)")
+            f"{path} is a {other} checkpoint, not {stage.title} weights "
+            f"({stage.weights_option} wants a {stage.prefix}*.pth file)")
     specs = data.get("specs") if isinstance(data.get("specs"), dict) else {}
-    model = _build(kind, specs.get(role["key"]), cfg, path)
-    load_weights(model, model_state(data, role["key"], path), path, f"{role['what']} model")
+    model = _build(stage, specs.get(stage.weights_key), cfg, path)
+    load_weights(model, model_state(data, stage.weights_key, path), path, f"{stage.title} model")
     model.eval()
     encoder = None
     if getattr(model, "audio", "none") != "none":
@@ -119,7 +113,7 @@ def _audio_encoder(data: dict[str, Any], specs: dict[str, Any], path: Path, mode
                               f"but no audio encoder ('{AUDIO_ENCODER}'); use a checkpoint written by "
                               "'python3 train.py facemask audio=...'")
     try:
-        encoder = AudioEncoder(**{k: v for k, v in spec.items() if k != "kind"})
+        encoder = build_model(AUDIO_ENCODER, spec)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {path} records an audio encoder this code cannot build "
                               f"({err})") from None
@@ -129,5 +123,5 @@ def _audio_encoder(data: dict[str, Any], specs: dict[str, Any], path: Path, mode
 
 def load_models(cfg: Config) -> tuple[LoadedModel, LoadedModel]:
     """Both models; the paths are resolved first so a missing file fails before any loading."""
-    segm_path, recon_path = resolve_path(cfg, "segm"), resolve_path(cfg, "facemask")
-    return load_model(cfg, "segm", segm_path), load_model(cfg, "facemask", recon_path)
+    segm_path, recon_path = resolve_path(cfg, SEGMENTATION), resolve_path(cfg, RECONSTRUCTION)
+    return load_model(cfg, SEGMENTATION, segm_path), load_model(cfg, RECONSTRUCTION, recon_path)

@@ -1,4 +1,4 @@
-"""Identity distance (DESIGN.md section 6): does the reconstruction look like the same person?
+"""Identity distance: does the reconstruction look like the same person?
 
 The Euclidean distance between dlib face descriptors (the ResNet shipped in
 ``face_recognition_models``) of the ground truth and a reconstruction; lower is better and
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.faces import detect_faces, face_descriptor
+from core.faces import detect_faces, face_descriptor
 
 SAME_PERSON = 0.6
 

@@ -1,4 +1,4 @@
-"""The published inference "DICE", kept only to compare with old reports (DESIGN.md 5.6).
+"""The published inference "DICE", kept only to compare with old reports.
 
 The published ``infer.py`` printed ``1 - DiceLoss(reconstruction, ground_truth)`` on
 *images*, with the published ``DiceLoss(smooth=1, p=2)``: ``(sum(x*y) + 1) / (sum(x^2) +

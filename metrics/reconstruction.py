@@ -1,4 +1,4 @@
-"""Reconstruction metrics on RGB images in [0,1] (DESIGN.md section 6)."""
+"""Reconstruction metrics on RGB images in [0,1]."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The audio encoder of the proposed model: a frame's log-mel window -> one embedding.
 
-Trained jointly with the generator (its parameters sit in G's optimizer), it replaces
-the published code's fresh random ``nn.Linear`` per sample (DESIGN.md section 5, item 5).
+Trained jointly with the generator (its parameters sit in G's optimizer). The published
+code instead mapped each sample's audio through a freshly initialised random ``nn.Linear``,
+which is noise, not conditioning.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from datasets.audio_features import AudioSettings
+from core.audio import AudioSettings
 
 AUDIO_ENCODER = "audio_encoder"  # its key in checkpoints, next to G, D and D2
 POOLED_STEPS = 4  # time positions kept after pooling: the embedding knows early / centre / late
@@ -26,7 +27,7 @@ def _conv(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
 class AudioEncoder(nn.Module):
     """Small 1-D conv net over time, mel bands as channels.
 
-    ``(B, n_mels, W)`` normalised log-mel windows (``datasets.audio``) -> ``(B, audio_dim)``.
+    ``(B, n_mels, W)`` normalised log-mel windows (``core.audio.SoundTrack``) -> ``(B, audio_dim)``.
     Any ``W`` works (adaptive pooling to ``POOLED_STEPS`` positions before the projection).
 
     Args:

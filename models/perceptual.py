@@ -19,6 +19,17 @@ DOWNLOAD_TIMEOUT_S = 20
 class PerceptualUnavailable(RuntimeError):
     """The VGG19 ImageNet weights could not be had; the message says how to get them."""
 
+    def __init__(self, reason: str, url: str, target: Path) -> None:
+        self.reason, self.url, self.target = reason, url, target
+        super().__init__(f"VGG19 ImageNet weights are not cached at {target} and could not be "
+                         f"downloaded ({reason}); copy {url} there, or train with perceptual=auto "
+                         "(feature-matching fallback) or perceptual=none")
+
+    def notice(self) -> str:
+        """The line ``perceptual=auto`` prints when it falls back."""
+        return (f"no VGG19 ImageNet weights ({self.reason}), so the perceptual term is discriminator "
+                f"feature matching; for VGG19, copy {self.url} to {self.target} (or run once online)")
+
 
 def vgg19_weights_file() -> Path:
     """Where torchvision's weights API keeps the VGG19 ImageNet file."""
@@ -44,10 +55,7 @@ def load_vgg19_imagenet() -> dict[str, torch.Tensor]:
         return weights.get_state_dict(progress=not target.exists(), check_hash=False)
     except Exception as err:  # noqa: BLE001 - any failure means the same thing to the user
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise PerceptualUnavailable(
-            f"VGG19 ImageNet weights are not cached at {target} and could not be downloaded "
-            f"({reason[:120]}); copy {weights.url} there, or train with perceptual=auto "
-            "(feature-matching fallback) or perceptual=none") from None
+        raise PerceptualUnavailable(reason[:120], weights.url, target) from None
     finally:
         socket.setdefaulttimeout(previous)
 

@@ -3,8 +3,8 @@
 ``arch="unet"`` (default): each encoder level halves the resolution (max-pool) and each
 decoder level doubles it back (bilinear), so the bottleneck at 1/2**depth sees the whole
 face. ``arch="flat"``: the published topology, the same channel plan with every level at
-full resolution (no pooling). It costs about 69x more at 512 px and is kept only for
-comparison (DESIGN.md section 5, item 2).
+full resolution (no pooling). It costs about 62x more at 512 px and is kept only for
+comparison.
 """
 
 from __future__ import annotations

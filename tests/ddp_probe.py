@@ -61,7 +61,7 @@ def main() -> None:
     from trainers import ReconstructionTrainer
 
     def offline():  # no download attempt: use the feature-matching fallback
-        raise PerceptualUnavailable("offline test")
+        raise PerceptualUnavailable("offline test", "https://example.invalid/vgg19.pth", Path("vgg19.pth"))
 
     PerceptualNet.pretrained = staticmethod(offline)
     writes: list[str] = []

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
@@ -16,8 +15,8 @@ from skimage import data as skdata
 from torch import nn
 
 from configs import Config
-from datasets import talking_clip
-from datasets.images import write_image
+from core.images import write_image
+from core.media import encode_video, write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 CELEBA30 = REPO.parent / "shared" / "fixtures" / "celeba30"
@@ -57,7 +56,7 @@ def put_mask(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def make_dataset(root: Path, count: int = 3, size: tuple[int, int] = (40, 40)) -> list[str]:
-    """A triplet root (DESIGN.md section 3) of ``count`` faces; returns the names."""
+    """A triplet root (the published layout) of ``count`` faces; returns the names."""
     h, w = size
     names = []
     for i in range(count):
@@ -71,25 +70,19 @@ def make_dataset(root: Path, count: int = 3, size: tuple[int, int] = (40, 40)) -
     return names
 
 
-def write_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+def write_tone(path: Path, seconds: float, rate: int = 16000) -> Path:
     """A 440 Hz tone as a mono 16-bit WAV."""
     t = np.arange(int(seconds * rate)) / rate
-    return talking_clip.write_wav(path, 0.3 * np.sin(2 * math.pi * 440 * t), rate)
+    return write_wav(path, 0.3 * np.sin(2 * math.pi * 440 * t), rate)
 
 
 def make_video(path: Path, frames: int = 5, size: tuple[int, int] = (48, 64), fps: int = 10,
                audio: bool = True) -> Path:
     """An H.264 ``.mp4`` of a masked face drifting, ``size`` = (height, width), with a tone."""
     h, w = size
-    wav = write_wav(path.with_suffix(".wav"), frames / fps) if audio else None
-    params = {"audio_path": str(wav), "audio_codec": "aac"} if wav else {}
-    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, macro_block_size=2,
-                                         ffmpeg_log_level="error", **params)
-    writer.send(None)
-    for i in range(frames):
-        writer.send(np.ascontiguousarray(put_mask(face(h, w, shift=2 * i), mask_region(h, w))))
-    writer.close()
-    return path
+    wav = write_tone(path.with_suffix(".wav"), frames / fps) if audio else None
+    pictures = [put_mask(face(h, w, shift=2 * i), mask_region(h, w)) for i in range(frames)]
+    return encode_video(path, pictures, fps, wav)
 
 
 def tiny_config(root: Path, weights: Path, img_size: int = 32, **extra) -> Config:

@@ -98,3 +98,28 @@ def face_triplets(root: Path, n: int, size: int = 64, seed: int = 0, colour=(90,
         write_png(root / "image_masked" / f"{name}_masked.png", masked)
         write_png(root / "image_binary" / f"{name}_binary.png", mask.astype(np.uint8) * 255)
     return root
+
+
+def celeba_layout(root: Path, n: int, size: int = 64, n_val: int = 2, seed: int = 0) -> Path:
+    """The published CelebA layout: ``celeba512_30k{,_masked,_binary}/`` JPEGs and
+    ``annotations/{train,val}.csv`` with Windows separators and line ends."""
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list] = {"train": [], "val": []}
+    for i in range(n):
+        face = astronaut_face(size, shift=int(rng.integers(0, 20)))
+        mask = mask_polygon(size, rng)
+        masked = face.copy()
+        masked[mask] = (90, 150, 220)
+        name = f"{i + 1:06d}"
+        views = (("celeba512_30k", "", face), ("celeba512_30k_masked", "_masked", masked),
+                 ("celeba512_30k_binary", "_binary", mask.astype(np.uint8) * 255))
+        for folder, suffix, image in views:
+            write_png(root / folder / f"{name}{suffix}.jpg", image)
+        split = "val" if i >= n - n_val else "train"
+        rows[split].append([i + 1, f"celeba512_30k_masked\\{name}_masked.jpg",
+                            f"celeba512_30k_binary\\{name}_binary.jpg"])
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    for split, r in rows.items():
+        with open(root / "annotations" / f"{split}.csv", "w", newline="") as f:
+            csv.writer(f, lineterminator="\r\n").writerows(r)
+    return root

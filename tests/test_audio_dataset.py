@@ -10,12 +10,15 @@ import pytest
 import torch
 from synthetic import face_triplets
 
-import datasets.video
-from datasets import DatasetError, ReconstructionDataset
+import core.audio
+import core.media
+from core.audio import POWER_FLOOR, AudioSettings, mel_filterbank
 from datasets.audio import FrameAudio
-from datasets.audio_features import POWER_FLOOR, AudioSettings, mel_filterbank
-from datasets.prepare import PrepareOptions, prepare_video
-from datasets.talking_clip import TONES_HZ, write_talking_dataset, write_talking_video
+from datasets.layout import DatasetError
+from datasets.reconstruction import ReconstructionDataset
+from prepare.options import PrepareOptions
+from prepare.run import prepare_video
+from prepare.talking_clip import TONES_HZ, write_talking_dataset, write_talking_video
 
 TONE_ORDER = [0, 1, 2, 0, 2, 1]  # one tone per second; neighbours always differ
 SETTINGS = AudioSettings(window_s=1.0)
@@ -78,7 +81,7 @@ def test_image_dataset_with_audio_fails_with_one_clear_line(tmp_path):
         ReconstructionDataset(root, 32, audio=SETTINGS)
     message = str(err.value)
     assert "\n" not in message
-    assert "audio/*.wav and frames.csv" in message and "datasets.prepare video" in message
+    assert "audio/*.wav and frames.csv" in message and "python3 -m prepare video" in message
     assert "audio" not in ReconstructionDataset(root, 32)[0]  # without audio: no audio key
 
 
@@ -93,8 +96,8 @@ def test_frames_missing_from_frames_csv_are_refused(tmp_path):
 def test_audio_is_decoded_once_per_dataset(tmp_path, monkeypatch):
     root = write_talking_dataset(tmp_path / "talk", 10, size=16)
     calls = []
-    real = datasets.video.read_wav
-    monkeypatch.setattr(datasets.video, "read_wav", lambda path: (calls.append(path), real(path))[1])
+    real = core.media.read_wav
+    monkeypatch.setattr(core.audio, "read_wav", lambda path: (calls.append(path), real(path))[1])
     dataset = ReconstructionDataset(root, 16, audio=AudioSettings(window_s=0.2))
     items = [dataset[i] for i in range(len(dataset))] * 2
     assert len(calls) == 1

@@ -1,4 +1,4 @@
-"""Log-mel features and per-frame windows (``datasets.audio_features``, ``datasets.audio``)."""
+"""Log-mel features and per-frame windows (``core.audio``, ``datasets.audio``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.audio import SoundTrack, resample
-from datasets.audio_features import POWER_FLOOR, AudioSettings, LogMel, mel_filterbank
+from core.audio import POWER_FLOOR, AudioSettings, LogMel, SoundTrack, mel_filterbank, resample
 
 RATE = 16000
 
@@ -76,7 +75,7 @@ def test_resampling_keeps_a_tone_and_the_duration():
 
 
 def test_long_tracks_are_computed_in_chunks_with_the_same_result(monkeypatch):
-    import datasets.audio_features as features
+    import core.audio as features
 
     s = AudioSettings(window_s=0.2)
     samples = np.random.default_rng(2).normal(0, 0.1, 3 * RATE).astype(np.float32)

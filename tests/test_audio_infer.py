@@ -15,14 +15,15 @@ import torch
 import infer
 from configs import Config
 from configs.loader import parse_overrides
-from datasets import ReconstructionDataset
-from datasets.audio_features import AudioSettings
-from datasets.talking_clip import write_talking_dataset, write_talking_video
+from core.audio import AudioSettings
+from core.media import count_frames
+from datasets.reconstruction import ReconstructionDataset
 from helpers_infer import ONE_THREAD_ENV, REPO, make_video, one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.audio import frame_features
 from inference.inputs import open_input
-from inference.video import count_frames
 from inference.weights import load_model
+from prepare.talking_clip import write_talking_dataset, write_talking_video
+from stages import RECONSTRUCTION
 from trainers import SegmentationTrainer
 
 TINY = ["device=cpu", "num_workers=0", "img_size=32", "base_channels=4", "depth=2", "perceptual=none",
@@ -92,7 +93,7 @@ def test_inference_features_are_the_training_features(trained):
     """A dataset root gives infer.py exactly the windows the trainer saw for each frame
     (the settings come from the encoder's record in the checkpoint)."""
     cfg = Config.from_dict({"audio_window": 0.2})
-    encoder = load_model(cfg.replace(checkpoint_path=str(trained["weights"])), "facemask").audio_encoder
+    encoder = load_model(cfg.replace(checkpoint_path=str(trained["weights"])), RECONSTRUCTION).audio_encoder
     assert encoder.features == AudioSettings.from_config(cfg)
     training = ReconstructionDataset(trained["test"], 32, audio=AudioSettings.from_config(cfg))
     source = open_input(trained["test"], cfg)

@@ -9,10 +9,11 @@ import torch
 from conftest import tiny_settings
 
 from configs import Config
-from datasets import collate_skip_broken
-from datasets.talking_clip import write_talking_dataset
+from core.checkpoint import find_latest, load_checkpoint
+from datasets.base import collate_skip_broken
+from prepare.talking_clip import write_talking_dataset
+from stages import RECONSTRUCTION
 from trainers import ReconstructionTrainer
-from trainers.checkpoint import find_latest, load_checkpoint
 from trainers.reconstruction import AUDIO_ENCODER
 
 FRAME_S = 0.25  # the talking datasets here run at 4 fps; each frame hears 0.2 s around it
@@ -72,7 +73,7 @@ def test_checkpoint_holds_the_encoder_and_resume_reproduces_a_straight_run(tmp_p
     straight.fit()
     first = make(tmp_path / "b", max_iters=3)
     first.fit()
-    ckpt = find_latest(tmp_path / "b" / "weights", "facemask")
+    ckpt = find_latest(tmp_path / "b" / "weights", RECONSTRUCTION)
     data = load_checkpoint(ckpt)
     assert set(data) >= {"G", "D", "D2", AUDIO_ENCODER}
     spec = data["specs"][AUDIO_ENCODER]

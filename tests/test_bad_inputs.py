@@ -17,17 +17,13 @@ from PIL import Image
 from synthetic import blob_pairs, face_triplets
 
 from configs import ConfigError, load_config
-from datasets import (
-    DatasetError,
-    ImageReadError,
-    ReconstructionDataset,
-    SegmentationDataset,
-    collate_skip_broken,
-    load_image,
-    load_mask,
-)
+from core.checkpoint import CheckpointError, load_checkpoint, load_weights, model_state
+from core.images import ImageReadError, load_image, load_mask
+from datasets.base import collate_skip_broken
+from datasets.layout import DatasetError
+from datasets.reconstruction import ReconstructionDataset
+from datasets.segmentation import SegmentationDataset
 from trainers import ReconstructionTrainer, SegmentationTrainer
-from trainers.checkpoint import CheckpointError, load_checkpoint, load_weights, model_state
 
 RNG = np.random.default_rng(7)
 PHOTO = RNG.integers(0, 255, (48, 40, 3), np.uint8)
@@ -215,14 +211,13 @@ def _ffmpeg(*args: str) -> None:
 
 def test_video_with_no_frames(tmp_path, capsys):
     """An mp4 holding only sound: inference and preparation both say so in one line."""
-    from datasets.prepare import prepare_video
-    from inference.command import main as infer_main
+    from inference.command import script_main as infer_main
+    from prepare.run import prepare_video
 
     video = tmp_path / "sound_only.mp4"
     _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(video))
     with pytest.raises(SystemExit) as stop:
-        infer_main(["--input", str(video), "--out", str(tmp_path / "out")], comparison=False,
-                   description="", default_ext="jpg")
+        infer_main(["--input", str(video), "--out", str(tmp_path / "out")], comparison=False)
     assert stop.value.code == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
     assert "sound_only.mp4: no video stream" in line

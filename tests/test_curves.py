@@ -10,8 +10,8 @@ from conftest import tiny_settings
 from PIL import Image
 from synthetic import blob_pairs
 
-import trainers.base
 import trainers.events
+import trainers.run_log
 from configs import Config
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
 from trainers import SegmentationTrainer
@@ -83,10 +83,10 @@ def test_trainer_redraws_the_curves_at_each_save(tmp_path, blobs, monkeypatch):
         drawn.append(png_rows(png))
         return png
 
-    monkeypatch.setattr(trainers.base, "draw_curves", recording_draw)
+    monkeypatch.setattr(trainers.run_log, "draw_curves", recording_draw)
     trainer = _segm_trainer(tmp_path, blobs)
     trainer.fit()
-    weights = tmp_path / "weights"
+    weights = trainer.run_dir
     with open(weights / "segm_log.csv") as f:
         steps = sum(1 for _ in f) - 1
     with open(weights / "segm_val.csv") as f:
@@ -140,12 +140,12 @@ def test_trainer_sends_every_logged_row_to_tensorboard(tmp_path, blobs, monkeypa
     losses = [s for s in writer.scalars if s[0] == "train/loss"]
     assert [step for _, _, step in losses] == list(range(1, trainer.iteration + 1))
     assert len([s for s in writer.scalars if s[0] == "val/dice"]) == 3
-    assert writer.log_dir == str(tmp_path / "weights" / "tensorboard" / "segm") and writer.closed
+    assert writer.log_dir == str(trainer.run_dir / "tensorboard") and writer.closed
 
 
 @pytest.mark.skipif(tensorboard_writer_factory() is not None, reason="tensorboard is installed")
 def test_without_tensorboard_nothing_is_written(tmp_path, blobs):
     trainer = _segm_trainer(tmp_path, blobs)
     trainer.fit()
-    assert not trainer.events.enabled
-    assert not (tmp_path / "weights" / "tensorboard").exists()
+    assert not trainer.log.events.enabled
+    assert not (trainer.run_dir / "tensorboard").exists()

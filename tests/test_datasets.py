@@ -12,15 +12,11 @@ from conftest import tiny_settings
 from synthetic import blob_pairs, face_triplets, write_png
 
 from configs import Config
-from datasets import (
-    DatasetError,
-    ImageReadError,
-    ReconstructionDataset,
-    SegmentationDataset,
-    collate_skip_broken,
-    load_image,
-    load_mask,
-)
+from core.images import ImageReadError, load_image, load_mask
+from datasets.base import collate_skip_broken
+from datasets.layout import DatasetError
+from datasets.reconstruction import ReconstructionDataset
+from datasets.segmentation import SegmentationDataset
 from trainers import ReconstructionTrainer
 
 
@@ -69,7 +65,7 @@ def test_fixture_triplets_with_configured_folder_names(celeba30):
 
 
 def test_missing_or_empty_dataset_is_one_line(tmp_path):
-    with pytest.raises(DatasetError, match=r"dataset root not found: .*nowhere .*datasets.prepare"):
+    with pytest.raises(DatasetError, match=r"dataset root not found: .*nowhere .*-m prepare"):
         ReconstructionDataset(tmp_path / "nowhere", 32)
     for sub in ("image", "image_masked", "image_binary"):
         (tmp_path / "empty" / sub).mkdir(parents=True)

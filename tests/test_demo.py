@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 import demo
-from datasets.prepare import build_parser as prepare_parser
+from core.media import count_frames, encode_video, probe, write_wav
 from demos import astronaut
 from demos.baseline import BaselineScores, in_mask_scores, telea
 from demos.report import compare, headline, markdown_table, pick_examples
 from demos.steps import Step, StepFailed, StepRunner, argv_for
-from demos.talking_video import encode_video, open_mouth, speech_like, write_wav
+from demos.talking_video import open_mouth, speech_like
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.command import build_parser as infer_parser
-from inference.video import count_frames, probe
+from prepare.command import build_parser as prepare_parser
 
 # --- the photos ---------------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ def test_demo_commands_parse_with_the_real_parsers():
     assert len(commands) == 8
     for command in commands:
         args = shlex.split(command)[1:]
-        if args[:2] == ["-m", "datasets.prepare"]:
+        if args[:2] == ["-m", "prepare"]:
             prepare_parser().parse_args(args[2:])
         elif args[0] in ("infer.py", "infer_jpgs.py"):
             infer_parser("", "png").parse_intermixed_args(args[1:])
@@ -171,12 +171,17 @@ def test_ctrl_c_during_a_command_stops_the_demo_after_it(tmp_path):
 
 def test_interrupted_training_is_resumed_and_abandoned_runs_are_cleared(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "WEIGHTS", tmp_path)
-    for name in ("model_segm_0_10.pth", "model_segm_1_20_interrupted.pth", "segm_log.csv", "model_5_50.pth"):
-        (tmp_path / name).write_text("x")
-    assert demo.resume_option("segm") == f" --resume {tmp_path / 'model_segm_1_20_interrupted.pth'}"
+    monkeypatch.setattr(demo, "SAMPLES", tmp_path / "samples")
+    segm, facemask = tmp_path / "segm", tmp_path / "facemask"
+    segm.mkdir()
+    facemask.mkdir()
+    for name in ("model_segm_0_10.pth", "model_segm_1_20_interrupted.pth", "segm_log.csv"):
+        (segm / name).write_text("x")
+    (facemask / "model_5_50.pth").write_text("x")
+    assert demo.resume_option("segm") == f" --resume {segm / 'model_segm_1_20_interrupted.pth'}"
     demo.clear_training("segm")  # resuming: keep everything
-    assert (tmp_path / "segm_log.csv").exists()
-    (tmp_path / "model_segm_1_20_interrupted.pth").unlink()
+    assert (segm / "segm_log.csv").exists()
+    (segm / "model_segm_1_20_interrupted.pth").unlink()
     assert demo.resume_option("segm") == ""
     demo.clear_training("segm")  # from scratch: the old segmenter run goes, the other stage stays
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_5_50.pth"]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["model_5_50.pth"]

@@ -43,7 +43,7 @@ def test_two_process_ddp_training(tmp_path):
     def settings(out: Path) -> dict:
         return {**tiny_settings(out, task="facemask", root_dir=str(faces), val_dir=str(faces),
                                 img_size=32, depth=2, batch_size=2, num_epochs=5, max_iters=4,
-                                save_per_iter=2, visualize_per_iter=2, perceptual="auto"),
+                                save_per_iter=2, visualize_per_iter=2, perceptual="auto", run_name="ddp"),
                 "watch": str(out)}
 
     rank0, rank1 = torchrun(settings(run_dir), tmp_path / "probe")
@@ -64,14 +64,15 @@ def test_two_process_ddp_training(tmp_path):
     written = {Path(w.split(" ", 1)[1]).name for w in rank0["writes"]}
     assert {"model_0_2.pth", "model_1_4.pth", "0_2.png", "1_4.png", "facemask_log.csv",
             "facemask_val.csv"} <= written, written
-    files = sorted(p.name for p in (run_dir / "weights").iterdir() if p.name != "tensorboard")
+    files = sorted(p.name for p in (run_dir / "weights" / "ddp").iterdir() if p.name != "tensorboard")
     assert files == ["facemask_curves.png", "facemask_log.csv", "facemask_val.csv", "model_0_2.pth",
                      "model_1_4.pth", "model_1_4_best.pth"]
-    assert len((run_dir / "weights" / "facemask_log.csv").read_text().splitlines()) == 1 + 4  # one row a step
+    log = run_dir / "weights" / "ddp" / "facemask_log.csv"
+    assert len(log.read_text().splitlines()) == 1 + 4  # one row a step
 
     # Resume under torchrun: 2 steps, stop, --resume, 2 more == 4 straight.
     resumed0, resumed1 = torchrun(settings(tmp_path / "resumed"), tmp_path / "probe2",
-                                  resume=run_dir / "weights" / "model_0_2.pth")
+                                  resume=run_dir / "weights" / "ddp" / "model_0_2.pth")
     c = flat(resumed0["state"])
     assert all(torch.equal(c[k], v) for k, v in flat(resumed1["state"]).items())
     worst = max(float((a[k].double() - c[k].double()).abs().max()) for k in a if a[k].is_floating_point())

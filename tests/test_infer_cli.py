@@ -18,7 +18,9 @@ import torch
 
 import infer
 import infer_jpgs
-from datasets.images import load_image, load_mask, write_image
+from core.checkpoint import save_checkpoint
+from core.images import load_image, load_mask, write_image
+from core.media import count_frames, probe
 from helpers_infer import (
     CELEBA30,
     ONE_THREAD_ENV,
@@ -32,9 +34,7 @@ from helpers_infer import (
     put_mask,
     tiny_config,
 )
-from inference.video import count_frames, probe
 from trainers import SegmentationTrainer
-from trainers.checkpoint import save_checkpoint
 
 IMG = 32  # the models' working size in these tests
 PANEL_GAP = 2  # datasets.images.grid's white gap between panels
@@ -47,13 +47,13 @@ def assets(tmp_path_factory):
     root = base / "dataset"
     names = make_dataset(root, count=3, size=(40, 56))
     weights = base / "weights"
-    make_checkpoints(root, weights, IMG)  # model_segm_0_0.pth and model_0_0.pth
+    _, recon = make_checkpoints(root, weights, IMG)  # model_segm_0_0.pth and model_0_0.pth
     cfg = tiny_config(root, weights, IMG, task="segm", lr=0.01, max_iters=60, flip=False,
                       print_per_iter=1000, visualize_per_iter=1000, save_per_iter=1000)
-    trained = SegmentationTrainer(cfg).fit()  # newer than model_segm_0_0.pth by iteration
+    trained = SegmentationTrainer(cfg).fit()  # a newer run than model_segm_0_0.pth's
     video = make_video(base / "clip.mp4", frames=5, size=(48, 64), fps=10)
     return {"base": base, "root": root, "names": names, "weights": weights, "segm": trained,
-            "video": video}
+            "recon": recon, "video": video}
 
 
 def common(assets, out: Path) -> list[str]:
@@ -79,7 +79,7 @@ def test_dataset_both_scripts_as_subprocesses(assets, tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300,
                           env=ONE_THREAD_ENV)
     assert done.returncode == 0, done.stderr
-    # the newest weights by iteration number were used, and said so
+    # the newest run's weights were used, and said so
     assert f"segmentation weights: {assets['segm']}" in done.stdout
     assert "model_0_0.pth" in done.stdout
     assert "DICE (legacy image Dice):" in done.stdout and "SSIM:" in done.stdout
@@ -230,7 +230,7 @@ def test_no_weights_names_folder_and_train_command(assets, tmp_path, capsys):
 def test_wrong_kind_and_wrong_architecture(assets, tmp_path, capsys):
     base = ["--input", str(assets["root"]), "--out", str(tmp_path / "o"),
             f"checkpoint_path={assets['weights']}"]
-    recon = assets["weights"] / "model_0_0.pth"
+    recon = assets["recon"]
     line = error_line(infer, [*base, "--segm-weights", str(recon)], capsys)
     assert "reconstruction checkpoint" in line and "--segm-weights" in line
     # a generator's state dict saved bare, as the published code did, given as segmenter

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from configs import Config
-from datasets.images import write_image
+from core.images import write_image
 from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
     EchoGenerator,
     FixedSegmenter,

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from configs import Config
+from core.checkpoint import CheckpointError, save_checkpoint
 from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
     EchoGenerator,
     FixedSegmenter,
@@ -27,7 +28,7 @@ from inference.morphology import binarize, clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor
 from inference.weights import load_model
 from models import AUDIO_ENCODER, AudioEncoder, Generator, MaskSegmenter
-from trainers.checkpoint import CheckpointError, save_checkpoint
+from stages import RECONSTRUCTION, SEGMENTATION
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -124,9 +125,9 @@ def test_models_are_built_from_the_checkpoint_spec_not_the_config(tmp_path):
     save_checkpoint(tmp_path / "model_1_5.pth", {"kind": "facemask", "specs": {"G": gen.spec},
                                                  "G": gen.state_dict(), "iteration": 5})
     cfg = Config.from_dict({"checkpoint_path": str(tmp_path), "base_channels": 32, "depth": 4})
-    loaded = load_model(cfg, "facemask")
+    loaded = load_model(cfg, RECONSTRUCTION)
     assert loaded.model.spec == gen.spec and loaded.iteration == 5 and not loaded.model.training
-    assert load_model(cfg, "segm").model.spec == seg.spec
+    assert load_model(cfg, SEGMENTATION).model.spec == seg.spec
 
 
 def test_audio_generator_loads_with_its_encoder_only(tmp_path):
@@ -134,12 +135,12 @@ def test_audio_generator_loads_with_its_encoder_only(tmp_path):
     path = save_checkpoint(tmp_path / "model_0_1.pth", {"kind": "facemask", "specs": {"G": gen.spec},
                                                         "G": gen.state_dict()})
     with pytest.raises(CheckpointError, match="audio-conditioned generator.*no audio encoder"):
-        load_model(Config.from_dict({}), "facemask", path)
+        load_model(Config.from_dict({}), RECONSTRUCTION, path)
     encoder = AudioEncoder(n_mels=8, audio_dim=8, channels=8, features={"n_mels": 8, "window_s": 0.3})
     path = save_checkpoint(tmp_path / "model_0_2.pth", {
         "kind": "facemask", "specs": {"G": gen.spec, AUDIO_ENCODER: encoder.spec},
         "G": gen.state_dict(), AUDIO_ENCODER: encoder.state_dict()})
-    loaded = load_model(Config.from_dict({}), "facemask", path)
+    loaded = load_model(Config.from_dict({}), RECONSTRUCTION, path)
     assert loaded.audio_encoder.features.window_s == 0.3 and not loaded.audio_encoder.training
     # the pipeline's hook: an audio generator without embeddings is refused, with them it runs
     rec = MaskReconstructor(FixedSegmenter(torch.ones(1, 1, 16, 16)), gen, 16)

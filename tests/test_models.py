@@ -110,7 +110,7 @@ def test_perceptual_modes_without_weights(offline_vgg, tmp_path, capsys):
 
 
 def _batch(trainer):
-    from datasets import collate_skip_broken
+    from datasets.base import collate_skip_broken
     return collate_skip_broken([trainer.train_set[i] for i in range(2)])
 
 

@@ -22,7 +22,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from configs import Config
-from datasets import ReconstructionDataset, collate_skip_broken
+from datasets.base import collate_skip_broken
+from datasets.reconstruction import ReconstructionDataset
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.morphology import binarize
 from inference.pipeline import MaskReconstructor

@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 from helpers_prepare import CELEBA30
 
-from datasets import ReconstructionDataset, SegmentationDataset
-from datasets.face_crop import find_faces
-from datasets.images import load_image, load_mask
-from datasets.prepare import PrepareOptions, output_paths, prepare_images
+from core.faces import find_faces
+from core.images import load_image, load_mask
+from datasets.reconstruction import ReconstructionDataset
+from datasets.segmentation import SegmentationDataset
+from prepare.example import output_paths
+from prepare.options import PrepareOptions
+from prepare.run import prepare_images
 
 pytestmark = pytest.mark.skipif(not (CELEBA30 / "celeba512_30k").is_dir(),
                                 reason=f"fixture not found: {CELEBA30}")

@@ -14,9 +14,13 @@ import pytest
 from helpers_prepare import astronaut
 from PIL import Image
 
-from datasets import ReconstructionDataset, SegmentationDataset
-from datasets.images import load_image, load_mask
-from datasets.prepare import PrepareOptions, main, output_paths, prepare_images
+from core.images import load_image, load_mask
+from datasets.reconstruction import ReconstructionDataset
+from datasets.segmentation import SegmentationDataset
+from prepare.command import main
+from prepare.example import output_paths
+from prepare.options import PrepareOptions
+from prepare.run import prepare_images
 
 OPTIONS = PrepareOptions(size=128, progress=False, val_fraction=0.3)
 

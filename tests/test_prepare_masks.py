@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from helpers_prepare import astronaut
 
-from datasets.face_crop import crop_box, crop_square, find_faces
-from datasets.images import resize_image
-from datasets.mask_shapes import Canvas
-from datasets.masks import (
+from core.faces import crop_box, crop_square, find_faces
+from core.images import resize_image
+from prepare.mask_shapes import Canvas
+from prepare.masks import (
     MASK_TYPES,
     TEXTURES,
     MaskFitError,

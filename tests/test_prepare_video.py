@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 from helpers_prepare import make_video
 
-from datasets import ReconstructionDataset
-from datasets.images import load_image, load_mask
-from datasets.prepare import PrepareError, PrepareOptions, main, output_paths, prepare_video
-from datasets.video import AUDIO_RATE, probe, read_wav
+from core.images import load_image, load_mask
+from core.media import AUDIO_RATE, probe, read_wav
+from datasets.reconstruction import ReconstructionDataset
+from prepare.command import main
+from prepare.example import output_paths
+from prepare.options import PrepareError, PrepareOptions
+from prepare.run import prepare_video
 
 SECONDS, FPS = 3.0, 2.0
 OPTIONS = PrepareOptions(size=192, progress=False)

@@ -18,9 +18,10 @@ from conftest import ROOT, tiny_settings
 from synthetic import face_triplets
 
 from configs import Config, load_config
-from datasets import collate_skip_broken
+from core.checkpoint import find_latest, list_checkpoints, load_checkpoint
+from datasets.base import collate_skip_broken
+from stages import RECONSTRUCTION
 from trainers import ReconstructionTrainer, TrainingStopped
-from trainers.checkpoint import find_latest, list_checkpoints, load_checkpoint
 
 
 def write_config(path: Path, **settings) -> Path:
@@ -58,43 +59,44 @@ def test_sigkill_at_random_moments_while_saving(tmp_path):
     rng = random.Random(1234)
     reached = 0
     for trial in range(5):
-        latest = find_latest(weights, "facemask")
+        latest = find_latest(weights, RECONSTRUCTION)
         extra = ["--resume", str(latest)] if latest else []
         proc = start_train(config, *extra, cwd=tmp_path)
-        wait_for(lambda old=latest: (p := find_latest(weights, "facemask")) is not None and p != old)
+        wait_for(lambda old=latest: (p := find_latest(weights, RECONSTRUCTION)) is not None and p != old)
         time.sleep(rng.uniform(0.0, 0.6))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        newest = find_latest(weights, "facemask")
+        newest = find_latest(weights, RECONSTRUCTION)
         data = load_checkpoint(newest)  # must never be a half-written file
         assert data["iteration"] > reached, (trial, newest)
         reached = data["iteration"]
     # ... and a final resume runs to completion from the newest.
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), str(config), "--resume",
-                             str(find_latest(weights, "facemask")), f"max_iters={reached + 1}"],
+                             str(find_latest(weights, RECONSTRUCTION)), f"max_iters={reached + 1}"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
-    assert load_checkpoint(find_latest(weights, "facemask"))["iteration"] == reached + 1
-    assert not list(weights.glob(".*.tmp")), "stale temporary files are cleaned up"
+    assert load_checkpoint(find_latest(weights, RECONSTRUCTION))["iteration"] == reached + 1
+    assert not list(weights.rglob(".*.tmp.pth")), "stale temporary files are cleaned up"
 
 
 def test_sigterm_saves_interrupted_and_resume_matches_straight_run(tmp_path):
     root = face_triplets(tmp_path / "faces", 5, size=32)
     total = 30
     settings = tiny_settings(tmp_path, task="facemask", root_dir=str(root), img_size=32, depth=2,
-                             batch_size=2, num_epochs=1000, max_iters=total, perceptual="auto")
+                             batch_size=2, num_epochs=1000, max_iters=total, perceptual="auto",
+                             run_name="run")
     straight = ReconstructionTrainer(load_config(str(write_config(tmp_path / "a.yaml", **{
         **settings, "checkpoint_path": str(tmp_path / "a")}))))
     straight.fit()
 
     config = write_config(tmp_path / "b.yaml", **{**settings, "checkpoint_path": str(tmp_path / "b")})
     proc = start_train(config, cwd=tmp_path)
-    log = tmp_path / "b" / "facemask_log.csv"
+    log = tmp_path / "b" / "run" / "facemask_log.csv"
     wait_for(lambda: log_rows(log) >= 3)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    interrupted = find_latest(tmp_path / "b", "facemask")
+    interrupted = find_latest(tmp_path / "b", RECONSTRUCTION)
     assert interrupted.name.endswith("_interrupted.pth"), out
     stopped_at = load_checkpoint(interrupted)["iteration"]
     assert 3 <= stopped_at < total
@@ -103,7 +105,7 @@ def test_sigterm_saves_interrupted_and_resume_matches_straight_run(tmp_path):
                              str(interrupted)], cwd=tmp_path, capture_output=True, text=True, timeout=180,
                             env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
     assert result.returncode == 0, result.stderr
-    final = load_checkpoint(find_latest(tmp_path / "b", "facemask"))
+    final = load_checkpoint(find_latest(tmp_path / "b", RECONSTRUCTION))
     assert final["iteration"] == total
     for name in ("G", "D", "D2"):
         ours = straight.models[name].state_dict()
@@ -131,7 +133,7 @@ def test_nonfinite_losses_skip_then_stop(tmp_path, caplog):
     with pytest.raises(TrainingStopped, match="3 times in a row.*learning rate"):
         trainer.fit()
     assert trainer.iteration == 2  # the third bad step raised before being counted
-    assert [p.name for p in list_checkpoints(cfg.checkpoint_path, "facemask")] == [good.name]
+    assert [p.name for p in list_checkpoints(trainer.run_dir, RECONSTRUCTION)] == [good.name]
     assert load_checkpoint(good)["iteration"] == 0
 
 
@@ -165,9 +167,9 @@ def test_keep_last_and_best(tmp_path):
                                          keep_last=2, val_dir=str(root)))
     trainer = ReconstructionTrainer(cfg)
     trainer.fit()
-    names = [p.name for p in list_checkpoints(cfg.checkpoint_path, "facemask")]
+    names = [p.name for p in list_checkpoints(trainer.run_dir, RECONSTRUCTION)]
     periodic = [n for n in names if not n.endswith("_best.pth")]
     assert periodic == ["model_2_5.pth", "model_2_6.pth"]
     best = [n for n in names if n.endswith("_best.pth")]
     assert len(best) == 1
-    assert load_checkpoint(Path(cfg.checkpoint_path) / best[0])["best_value"] == trainer.best_value
+    assert load_checkpoint(trainer.run_dir / best[0])["best_value"] == trainer.best_value

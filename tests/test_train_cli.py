@@ -15,9 +15,10 @@ from conftest import ROOT, tiny_settings
 from synthetic import face_triplets
 
 from configs import Config
-from datasets import load_image
+from core.checkpoint import find_latest, load_checkpoint
+from core.images import load_image
+from stages import RECONSTRUCTION
 from trainers import ReconstructionTrainer
-from trainers.checkpoint import find_latest, load_checkpoint
 
 TINY = ["device=cpu", "num_workers=0", "base_channels=4", "depth=2", "perceptual=none",
         "print_per_iter=1000", "visualize_per_iter=1000"]
@@ -40,7 +41,7 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 def test_missing_dataset_folder(tmp_path):
     line = one_line_error(run_train("facemask", f"root_dir={tmp_path / 'nope'}", "train_anns=none",
                                     "val_anns=none", *TINY, cwd=tmp_path))
-    assert str(tmp_path / "nope") in line and "datasets.prepare" in line
+    assert str(tmp_path / "nope") in line and "python3 -m prepare" in line
 
 
 def test_unknown_key_and_wrong_type(tmp_path):
@@ -71,16 +72,16 @@ def test_ctrl_c_saves_interrupted_checkpoint_and_exits_0(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), "facemask", f"root_dir={root}", "train_anns=none",
          "val_anns=none", "img_size=32", "batch_size=2", "num_epochs=100000", *TINY,
-         f"checkpoint_path={tmp_path / 'w'}", f"sample_folder={tmp_path / 's'}"],
+         f"checkpoint_path={tmp_path / 'w'}", f"sample_folder={tmp_path / 's'}", "run_name=run"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    log = tmp_path / "w" / "facemask_log.csv"
+    log = tmp_path / "w" / "run" / "facemask_log.csv"
     deadline = time.time() + 120
     while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    ckpt = find_latest(tmp_path / "w", "facemask")
+    ckpt = find_latest(tmp_path / "w", RECONSTRUCTION)
     assert ckpt.name.endswith("_interrupted.pth")
     data = load_checkpoint(ckpt)
     assert data["iteration"] >= 2 and {"G", "D", "D2"} <= set(data)
@@ -91,10 +92,10 @@ def test_segm_on_real_fixture(celeba30, tmp_path):
     result = run_train("segm", f"root_dir={celeba30}", f"train_anns={celeba30}/annotations/train.csv",
                        f"val_anns={celeba30}/annotations/val.csv", "masked_dir=celeba512_30k_masked",
                        "binary_dir=celeba512_30k_binary", "img_size=64", "num_epochs=2", "batch_size=8",
-                       *TINY, cwd=tmp_path)
+                       *TINY, "run_name=run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("validation: dice=") == 2
-    ckpts = sorted((tmp_path / "weights").glob("model_segm_*.pth"))
+    ckpts = sorted((tmp_path / "weights" / "run").glob("model_segm_*.pth"))
     assert [p.name for p in ckpts][-1] == "model_segm_2_4.pth"
     assert len([p for p in ckpts if p.name.endswith("_best.pth")]) == 1
     assert set(load_checkpoint(ckpts[0])["model"]) == set(torch.load(ckpts[0], weights_only=True)["model"])
@@ -104,14 +105,14 @@ def test_facemask_on_real_fixture_writes_five_column_samples(celeba30, tmp_path)
     result = run_train("facemask", f"root_dir={celeba30}", "train_anns=none", "val_anns=none",
                        "image_dir=celeba512_30k", "masked_dir=celeba512_30k_masked",
                        "binary_dir=celeba512_30k_binary", "img_size=64", "batch_size=8", "num_epochs=1",
-                       "max_iters=2", *TINY[:-1], "visualize_per_iter=1", cwd=tmp_path)
+                       "max_iters=2", *TINY[:-1], "visualize_per_iter=1", "run_name=run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    samples = sorted((tmp_path / "samples").glob("*.png"))
+    samples = sorted((tmp_path / "samples" / "run").glob("*.png"))
     assert [p.name for p in samples] == ["0_1.png", "0_2.png"]
     img = load_image(samples[0])
     gap = 2
     assert img.shape[1] == 5 * 64 + 4 * gap and img.shape[0] == 4 * 64 + 3 * gap
-    assert (tmp_path / "weights" / "model_0_2.pth").is_file()
+    assert (tmp_path / "weights" / "run" / "model_0_2.pth").is_file()
 
 
 @pytest.mark.parametrize("script", ["train.py"])

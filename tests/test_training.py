@@ -7,10 +7,11 @@ from conftest import tiny_settings
 from synthetic import blob_pairs, face_triplets
 
 from configs import Config
-from datasets import collate_skip_broken
+from core.checkpoint import find_latest, load_checkpoint
+from datasets.base import collate_skip_broken
 from metrics import masked_l1
+from stages import SEGMENTATION
 from trainers import ReconstructionTrainer, SegmentationTrainer
-from trainers.checkpoint import find_latest, load_checkpoint
 
 
 def segm_config(tmp_path, root, **extra) -> Config:
@@ -35,15 +36,14 @@ def test_segmentation_learns_blobs(tmp_path):
     assert after["dice"] > before + 0.3
     assert after["pixel_acc"] >= 0.95
     # The published names, and a log row per step plus a validation row per epoch.
-    assert find_latest(cfg.checkpoint_path, "segm").name == f"model_segm_25_{trainer.iteration}.pth"
-    assert len((tmp_path / "weights/segm_log.csv").read_text().splitlines()) == trainer.iteration + 1
-    assert len((tmp_path / "weights/segm_val.csv").read_text().splitlines()) == 26
+    assert find_latest(cfg.checkpoint_path, SEGMENTATION).name == f"model_segm_25_{trainer.iteration}.pth"
+    assert len((trainer.run_dir / "segm_log.csv").read_text().splitlines()) == trainer.iteration + 1
+    assert len((trainer.run_dir / "segm_val.csv").read_text().splitlines()) == 26
 
 
 def _masked_l1(trainer, batch) -> float:
-    trainer.models["G"].eval()
-    _, comp = trainer.reconstruct(batch)
-    trainer.models["G"].train()
+    with trainer.evaluating():
+        _, comp = trainer.reconstruct(batch)
     return float(masked_l1(comp, batch["image"], batch["mask"]).mean())
 
 
@@ -114,7 +114,7 @@ def _resume_matches(make_trainer, tmp_path, n: int) -> None:
     straight.fit()
     first = make_trainer(tmp_path / "b", max_iters=n)
     first.fit()
-    ckpt = find_latest(tmp_path / "b" / "weights", first.kind)
+    ckpt = find_latest(tmp_path / "b" / "weights", first.stage)
     assert load_checkpoint(ckpt)["iteration"] == n
     resumed = make_trainer(tmp_path / "b", max_iters=2 * n, resume=ckpt)
     assert resumed.iteration == n

@@ -4,6 +4,6 @@ from trainers.base import Trainer, TrainingStopped
 from trainers.reconstruction import ReconstructionTrainer
 from trainers.segmentation import SegmentationTrainer
 
-TRAINERS: dict[str, type[Trainer]] = {"segm": SegmentationTrainer, "facemask": ReconstructionTrainer}
+TRAINERS: dict[str, type[Trainer]] = {t.stage.name: t for t in (SegmentationTrainer, ReconstructionTrainer)}
 
 __all__ = ["TRAINERS", "ReconstructionTrainer", "SegmentationTrainer", "Trainer", "TrainingStopped"]

@@ -1,13 +1,18 @@
-"""What both trainers share: device, seeding, data loading, the loop, schedule,
-checkpoints, resume, logging, graceful stop, and DDP under torchrun.
+"""What both trainers share: the loop, device, data, schedule, checkpoints, resume, the
+run's folder and log, graceful stop, and DDP under torchrun.
 
-A subclass builds its models, optimizers and datasets in ``build`` and implements
-``train_step`` (one batch -> a dict of float losses) and ``validate``.
+A subclass sets ``stage`` (a ``stages.Stage``), builds its models, optimizers and
+datasets in ``build`` and implements ``train_step`` (one batch -> a dict of float losses,
+empty when the step was skipped), ``validate`` and ``sample_columns`` (the pictures of a
+sample grid).
+
+Every run writes into its own folder, ``checkpoint_path/RUN`` (RUN: ``run_name``, or
+``{stage}-YYYYmmdd-HHMMSS``), with its sample grids in ``sample_folder/RUN``, so two runs
+never mix their checkpoints or logs; ``--resume CKPT`` continues in CKPT's folder.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import signal
@@ -15,7 +20,8 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +33,33 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from configs import Config
-from datasets import collate_skip_broken
-from trainers.checkpoint import (
+from core.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
-    checkpoint_name,
     list_checkpoints,
     load_checkpoint,
     load_weights,
     model_state,
-    parse_name,
     save_checkpoint,
 )
-from trainers.curves import draw_curves
+from core.device import autocast, autocast_dtype, pick_device
+from core.files import is_temp_sibling
+from core.images import grid, tensor_to_image, write_image
+from datasets.base import collate_skip_broken
+from datasets.layout import TRAIN_ANNS, VAL_ANNS, resolve_annotations
+from stages import Stage
 from trainers.distributed import (
     DistContext,
     any_rank,
-    autocast_dtype,
     barrier,
     broadcast_buffers,
+    broadcast_object,
     init_distributed,
-    pick_device,
 )
-from trainers.events import EventLog
+from trainers.run_log import RunLog
 
 log = logging.getLogger(__name__)
+SAMPLE_ROWS = 4  # examples in a sample grid
 
 
 class TrainingStopped(RuntimeError):
@@ -59,13 +67,10 @@ class TrainingStopped(RuntimeError):
 
 
 class Trainer:
-    """Base trainer. Subclasses set ``kind`` ("segm" or "facemask") and fill
-    ``self.models`` (name -> module, saved under that name) and ``self.optimizers``.
-    """
+    """Base trainer. Subclasses set ``stage`` and fill ``self.models`` (name -> module,
+    saved under that name) and ``self.optimizers``."""
 
-    kind = ""
-    best_metric = ""  # validation metric (higher is better) that picks the _best checkpoint
-    sample_prefix = ""  # sample grids are {prefix}{epoch}_{iter}.png in sample_folder
+    stage: Stage
 
     def __init__(self, cfg: Config, resume: str | Path | None = None) -> None:
         self.cfg = cfg
@@ -95,17 +100,17 @@ class Trainer:
         self.batch_in_epoch = 0  # batches of the current epoch already consumed
         self.nonfinite_in_row = 0
         self.stop_requested = False
-        self.ckpt_dir = Path(cfg.checkpoint_path)
-        self.sample_dir = Path(cfg.sample_folder)
-        self.log_path = self.ckpt_dir / f"{self.kind}_log.csv"
-        self.val_log_path = self.ckpt_dir / f"{self.kind}_val.csv"
-        self.curves_path = self.ckpt_dir / f"{self.kind}_curves.png"
-        self.events = EventLog(self.ckpt_dir / "tensorboard" / self.kind)
         self.last_val: dict[str, float] = {}
         self.best_value: float | None = None
-        if self.dist.is_main and self.ckpt_dir.is_dir():
-            for stale in self.ckpt_dir.glob(".*.pth.tmp"):  # left by a run killed while saving
-                stale.unlink(missing_ok=True)
+        self.last_checkpoint: Path | None = None
+        self.last_samples = -1  # iteration of the last sample grid
+        self.run_dir = self.choose_run_dir(resume)
+        self.sample_dir = Path(cfg.sample_folder) / self.run_dir.name
+        self.log = RunLog(self.run_dir, self.stage.name, enabled=self.dist.is_main)
+        if self.dist.is_main and self.run_dir.is_dir():
+            for stale in self.run_dir.iterdir():  # left by a run killed while saving
+                if is_temp_sibling(stale) and stale.suffix == ".pth":
+                    stale.unlink(missing_ok=True)
         if resume is not None:
             self.resume(resume)
         self.train_models = {n: self._wrap(m) for n, m in self.models.items()
@@ -124,11 +129,44 @@ class Trainer:
         """Validation metrics (empty when there is no validation set)."""
         return {}
 
-    def write_samples(self, path: Path) -> None:
-        """Write a picture of the current predictions to ``path``."""
+    def sample_columns(self, batch: dict[str, Any]) -> list[torch.Tensor]:
+        """The columns of a sample grid for a device batch, each ``(B,C,H,W)`` in [0,1]
+        (C = 1 or 3); called in eval mode."""
+        raise NotImplementedError
 
-    def model_specs(self) -> dict[str, dict]:
-        return {name: dict(getattr(m, "spec", {})) for name, m in self.models.items()}
+    # --- the run folder ----------------------------------------------------------------
+    def choose_run_dir(self, resume: str | Path | None) -> Path:
+        """Where this run writes: the resumed checkpoint's folder, or a new run folder.
+
+        A ``run_name`` whose folder already holds a run is refused (resume it instead), so
+        one folder's logs and curves always describe one run.
+        """
+        if resume is not None:
+            return Path(resume).parent
+        base = Path(self.cfg.checkpoint_path)
+        if self.cfg.run_name:
+            folder = base / self.cfg.run_name
+            if list_checkpoints(folder, self.stage) or self.log_files_in(folder):
+                raise CheckpointError(
+                    f"{folder} already holds a {self.stage.title} run; continue it with --resume "
+                    f"CKPT, or give another run_name (none: a new timestamped folder)")
+            return folder
+        name = None
+        if self.dist.is_main:  # the other ranks take rank 0's name (their clocks may differ)
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            base.mkdir(parents=True, exist_ok=True)
+            for k in range(1, 1000):
+                name = f"{self.stage.name}-{stamp}" + (f"-{k}" if k > 1 else "")
+                try:
+                    (base / name).mkdir()  # claimed: a run started in the same second takes -2
+                    break
+                except FileExistsError:
+                    continue
+        return base / broadcast_object(name, self.dist)
+
+    def log_files_in(self, folder: Path) -> list[Path]:
+        return [p for p in (folder / f"{self.stage.name}_log.csv", folder / f"{self.stage.name}_val.csv")
+                if p.is_file()]
 
     # --- helpers for subclasses ----------------------------------------------------------
     def _wrap(self, model: nn.Module) -> nn.Module:
@@ -140,8 +178,7 @@ class Trainer:
     def autocast(self):
         """bf16 autocast on CUDA when ``amp`` is on (on the CPU with ``cpu_amp`` too); plain
         fp32 otherwise. Losses are computed in fp32 outside it."""
-        dtype = autocast_dtype(self.device, self.cfg.amp, self.cfg.cpu_amp)
-        return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+        return autocast(self.device, autocast_dtype(self.device, self.cfg.amp, self.cfg.cpu_amp))
 
     def to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
         out = {}
@@ -178,34 +215,45 @@ class Trainer:
         log.warning("iteration %d: %s loss is not finite; update skipped", self.iteration + 1, what)
         return False
 
-    def buffer_snapshot(self) -> dict[str, torch.Tensor]:
-        """Copies of the models' buffers (BatchNorm statistics: a few KB)."""
-        return {f"{n}.{k}": b.detach().clone() for n, m in self.models.items()
-                for k, b in m.named_buffers()}
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Every model in eval mode (and no gradients) inside, back in train mode after."""
+        for model in self.models.values():
+            model.eval()
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            for model in self.models.values():
+                model.train()
 
-    def restore_buffers(self, snapshot: dict[str, torch.Tensor]) -> None:
-        with torch.no_grad():
-            for n, m in self.models.items():
-                for k, b in m.named_buffers():
-                    if f"{n}.{k}" in snapshot:
-                        b.copy_(snapshot[f"{n}.{k}"])
+    def val_batches(self) -> Iterator[dict[str, Any]]:
+        """The validation set's batches, on the device (broken examples left out)."""
+        for batch in self.loader(self.val_set):
+            if batch is not None:
+                yield self.to_device(batch)
 
     # --- data ----------------------------------------------------------------------------
+    def annotation_files(self) -> tuple[Path | None, Path | None]:
+        """The train and validation CSVs ``train_anns`` / ``val_anns`` name under ``root_dir``
+        (None: use every example / no validation split)."""
+        root, cfg = Path(self.cfg.root_dir), self.cfg
+        return (resolve_annotations(root, cfg.train_anns, "train_anns", TRAIN_ANNS),
+                resolve_annotations(root, cfg.val_anns, "val_anns", VAL_ANNS))
+
     def sampler(self, dataset: Dataset, shuffle: bool) -> DistributedSampler:
         # DistributedSampler also serves a single process: its shuffle depends only on
         # (seed, epoch), so a resumed run sees the same order as an uninterrupted one.
         return DistributedSampler(dataset, num_replicas=self.dist.world_size, rank=self.dist.rank,
                                   shuffle=shuffle, seed=self.cfg.seed, drop_last=False)
 
-    def loader(self, dataset: Dataset, indices: list[int] | None = None,
-               batch_size: int | None = None) -> DataLoader:
+    def loader(self, dataset: Dataset, indices: list[int] | None = None) -> DataLoader:
         # Worker processes and pinned memory pay off feeding a GPU; on the CPU they would
         # take cores from the step itself, which costs 20-200x more than decoding its
         # images (benchmarks/speed.py).
         workers = self.cfg.num_workers if self.on_cuda else 0
-        return DataLoader(dataset, batch_size=batch_size or self.cfg.batch_size,
-                          sampler=indices, shuffle=False, num_workers=workers,
-                          collate_fn=collate_skip_broken, pin_memory=self.on_cuda,
+        return DataLoader(dataset, batch_size=self.cfg.batch_size, sampler=indices, shuffle=False,
+                          num_workers=workers, collate_fn=collate_skip_broken, pin_memory=self.on_cuda,
                           persistent_workers=False)
 
     def batches_per_epoch(self) -> int:
@@ -217,7 +265,7 @@ class Trainer:
 
     def epoch_batches(self) -> Iterator[dict[str, Any] | None]:
         """This epoch's batches from where the last run stopped (skips consumed ones
-        without loading them)."""
+        without loading them); None for a batch whose every image failed to load."""
         sampler = self.sampler(self.train_set, True)
         sampler.set_epoch(self.epoch)
         indices = list(sampler)[self.batch_in_epoch * self.cfg.batch_size:]
@@ -227,8 +275,8 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "specs": self.model_specs(),
+            "kind": self.stage.name,
+            "specs": {name: dict(getattr(m, "spec", {})) for name, m in self.models.items()},
             "iteration": self.iteration,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -243,27 +291,29 @@ class Trainer:
         return payload
 
     def save(self, suffix: str = "") -> Path | None:
-        """Write ``model[_segm]_{epoch}_{iter}{suffix}.pth`` (rank 0 only)."""
+        """Write ``{prefix}{epoch}_{iter}{suffix}.pth`` into the run folder (rank 0 only) and
+        redraw the curves; keep only the newest ``keep_last`` periodic checkpoints."""
         if not self.dist.is_main:
             return None
-        path = self.ckpt_dir / checkpoint_name(self.kind, self.epoch, self.iteration, suffix)
+        path = self.run_dir / self.stage.checkpoint_name(self.epoch, self.iteration, suffix)
         save_checkpoint(path, self.state())
-        self.draw_curves()
-        self.events.flush()
+        self.log.draw(f"{self.stage.name}: iteration {self.iteration}")
         if self.cfg.keep_last and not suffix:
-            periodic = [p for p in list_checkpoints(self.ckpt_dir, self.kind)
-                        if p.stem.endswith(f"_{parse_name(self.kind, p)[1]}")]
+            periodic = [p for p in list_checkpoints(self.run_dir, self.stage)
+                        if p.stem.endswith(f"_{self.stage.parse_checkpoint_name(p)[1]}")]
             for old in periodic[: -self.cfg.keep_last]:
                 old.unlink(missing_ok=True)
+        if not suffix:
+            self.last_checkpoint = path
         return path
 
     def resume(self, path: str | Path) -> None:
         path = Path(path)
         data = load_checkpoint(path)
         kind = data.get("kind")
-        if kind is not None and kind != self.kind:
+        if kind is not None and kind != self.stage.name:
             raise CheckpointError(f"checkpoint {path} is a '{kind}' checkpoint; "
-                                  f"it cannot resume '{self.kind}' training")
+                                  f"it cannot resume '{self.stage.name}' training")
         for name, model in self.models.items():
             load_weights(model, model_state(data, name, path), path, name)
         if "iteration" not in data:
@@ -284,59 +334,33 @@ class Trainer:
                                   "it holds weights but cannot be resumed") from None
         if self.batch_in_epoch >= self.batches_per_epoch():
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-        self.trim_logs()
-        self.events.purge_step = self.iteration + 1  # TensorBoard drops the stopped run's later steps
+        self.log.resume_at(self.iteration)
+        self.last_checkpoint = path
         self.info(f"resumed from {path} at epoch {self.epoch}, iteration {self.iteration}")
 
-    # --- logging -------------------------------------------------------------------------
+    # --- pictures and messages -----------------------------------------------------------
     def info(self, message: str) -> None:
         if self.dist.is_main:
             tqdm.write(message, file=sys.stdout)
 
-    def write_log_row(self, row: dict[str, Any], path: Path | None = None) -> None:
-        """Append one row to the run's CSV log (rank 0): per-step losses go to
-        ``{checkpoint_path}/{kind}_log.csv``, validation metrics to ``{kind}_val.csv``."""
-        if not self.dist.is_main:
-            return
-        path = path or self.log_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fields = list(row)
-        if path.exists() and path.stat().st_size:
-            with open(path, newline="") as f:
-                fields = next(csv.reader(f), fields)
-        new = not path.exists() or not path.stat().st_size
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fields, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        self.events.add(row, "val" if path == self.val_log_path else "train")
-
-    def draw_curves(self) -> Path | None:
-        """Redraw ``{kind}_curves.png`` from the CSV logs (rank 0; called at each save)."""
+    def write_samples(self) -> Path | None:
+        """``sample_folder/RUN/{sample_prefix}{epoch}_{iter}.png``: one row per example (the
+        first few of the validation set, else of the training set), ``sample_columns``
+        across (rank 0 only)."""
         if not self.dist.is_main:
             return None
-        try:
-            return draw_curves(self.log_path, self.val_log_path, self.curves_path,
-                               title=f"{self.kind}: iteration {self.iteration}")
-        except Exception as err:  # a picture must never cost a training run
-            log.warning("could not draw the training curves %s: %s", self.curves_path, err)
+        dataset = self.val_set or self.train_set
+        items = [i for i in (dataset[k] for k in range(min(SAMPLE_ROWS, len(dataset)))) if i is not None]
+        if not items:
             return None
+        with self.evaluating():
+            columns = self.sample_columns(self.to_device(collate_skip_broken(items)))
+        rows = [[tensor_to_image(column[k]) for column in columns] for k in range(len(items))]
+        path = self.sample_dir / f"{self.stage.sample_prefix}{self.epoch}_{self.iteration}.png"
+        write_image(path, grid(rows))
+        self.last_samples = self.iteration
+        return path
 
-    def trim_logs(self) -> None:
-        """Drop log rows past the resumed iteration (written after that checkpoint)."""
-        for path in (self.log_path, self.val_log_path):
-            if not self.dist.is_main or not path.exists():
-                continue
-            with open(path, newline="") as f:
-                rows = list(csv.reader(f))
-            if not rows:
-                continue
-            kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= self.iteration]
-            with open(path, "w", newline="") as f:
-                csv.writer(f).writerows(kept)
-
-    # --- stopping ------------------------------------------------------------------------
     @contextmanager
     def graceful_stop(self):
         """First Ctrl-C / SIGTERM: finish the current step, save ``_interrupted``, exit.
@@ -360,107 +384,120 @@ class Trainer:
 
     # --- the loop ------------------------------------------------------------------------
     def fit(self) -> Path | None:
-        """Train until ``num_epochs`` / ``max_iters``; returns the last checkpoint written."""
-        cfg = self.cfg
+        """Train until ``num_epochs`` / ``max_iters``; returns the last checkpoint written
+        (``_interrupted`` after Ctrl-C / SIGTERM)."""
         total = self.total_iterations()
-        last: Path | None = None
+        if self.iteration >= total:
+            self.info(f"already finished: {self.iteration} of {total} iterations in {self.run_dir}; "
+                      "nothing to train (raise num_epochs or max_iters to go on)")
+            return self.last_checkpoint
+        start = time.time()
         running: dict[str, float] = {}
-        bar = tqdm(total=total, initial=min(self.iteration, total), desc=f"train {self.kind}",
-                   unit="it", dynamic_ncols=True, disable=not self.dist.is_main)
-        t0 = time.time()
+        bar = tqdm(total=total, initial=self.iteration, desc=f"train {self.stage.name}", unit="it",
+                   dynamic_ncols=True, disable=not self.dist.is_main)
         with self.graceful_stop(), bar:
-            while self.epoch < cfg.num_epochs and self.iteration < total:
-                for model in self.models.values():
-                    model.train()
-                batches = self.epoch_batches()
-                while self.iteration < total:
+            while self.epoch < self.cfg.num_epochs and self.iteration < total:
+                for batch in self.epoch_batches():
                     if any_rank(self.stop_requested, self.dist, self.device):
-                        last = self.save("_interrupted")
-                        self.info(f"saved {last}; continue with --resume {last}")
-                        return last
-                    try:
-                        batch = next(batches)
-                    except StopIteration:
-                        break
+                        path = self.save("_interrupted")
+                        self.info(f"saved {path}; continue with --resume {path}")
+                        return path
                     self.batch_in_epoch += 1
-                    if batch is None:
-                        continue  # every image in it failed to load (already warned)
-                    buffers = self.buffer_snapshot()
-                    losses = self.train_step(batch)
-                    if not losses:  # non-finite loss, update skipped: undo BatchNorm statistics too
-                        self.restore_buffers(buffers)
-                        self.nonfinite_in_row += 1
-                        if self.nonfinite_in_row >= cfg.max_nonfinite:
-                            raise TrainingStopped(
-                                f"the loss was not finite {self.nonfinite_in_row} times in a row; "
-                                f"stopped at iteration {self.iteration + 1} with the last checkpoint "
-                                "intact. Likely causes: learning rate too high (try a lower lr), "
-                                "damaged images, or amp=true on a GPU without good bf16 support")
-                    else:
-                        self.nonfinite_in_row = 0
-                    self.iteration += 1
-                    with warnings.catch_warnings():
-                        # A skipped (non-finite) step leaves an optimizer unstepped; the schedule
-                        # still counts iterations, which is what we want.
-                        warnings.simplefilter("ignore", UserWarning)
-                        for sched in self.schedulers.values():
-                            sched.step()
-                    for k, v in losses.items():
-                        running[k] = v if k not in running else 0.9 * running[k] + 0.1 * v
-                    bar.update(1)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in running.items()}, refresh=False)
-                    self.write_log_row({"iteration": self.iteration, "epoch": self.epoch,
-                                        "lr": self.current_lr(), **losses})
-                    if self.iteration % cfg.print_per_iter == 0:
-                        self.info(f"[epoch {self.epoch} iter {self.iteration}/{total}] "
-                                  + " ".join(f"{k}={v:.4f}" for k, v in running.items()))
-                    if self.iteration % cfg.visualize_per_iter == 0 and self.dist.is_main:
-                        self.write_samples(self.sample_dir /
-                                           f"{self.sample_prefix}{self.epoch}_{self.iteration}.png")
-                    if self.iteration % cfg.save_per_iter == 0:
-                        last = self.save() or last
+                    if batch is not None:
+                        losses = self.step(batch)
+                        self.after_step(losses, running, bar, total)
+                    if self.iteration >= total:
+                        break
                 if self.batch_in_epoch >= self.batches_per_epoch():
                     self.end_epoch()
-        # DDP keeps parameters equal on every rank but each rank updates its own BatchNorm
-        # statistics: end with rank 0's everywhere, the model rank 0 saves.
-        broadcast_buffers(self.models.values(), self.dist)
-        if self.iteration and (last is None or parse_name(self.kind, last)[1] != self.iteration):
-            last = self.save() or last
-        self.draw_curves()  # the last epoch's validation row came after the last save
-        barrier(self.dist)  # the job ends when rank 0's files are all written
-        if self.dist.is_main:
-            self.info(f"done: {self.iteration} iterations in {time.time() - t0:.0f} s"
-                      + (f"; weights in {last}" if last else ""))
-        self.events.close()  # every save flushed it; this ends the event file cleanly
-        return last
+        return self.finish(time.time() - start)
+
+    def step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One optimisation step; a non-finite one is undone (BatchNorm statistics too) and
+        counted, and too many in a row stop training."""
+        buffers = {f"{n}.{k}": b.detach().clone() for n, m in self.models.items()
+                   for k, b in m.named_buffers()}
+        losses = self.train_step(batch)
+        if losses:
+            self.nonfinite_in_row = 0
+        else:
+            with torch.no_grad():
+                for n, m in self.models.items():
+                    for k, b in m.named_buffers():
+                        b.copy_(buffers[f"{n}.{k}"])
+            self.nonfinite_in_row += 1
+            if self.nonfinite_in_row >= self.cfg.max_nonfinite:
+                raise TrainingStopped(
+                    f"the loss was not finite {self.nonfinite_in_row} times in a row; stopped at "
+                    f"iteration {self.iteration + 1} with the last checkpoint intact. Likely causes: "
+                    "learning rate too high (try a lower lr), damaged images, or amp=true on a GPU "
+                    "without good bf16 support")
+        self.iteration += 1
+        with warnings.catch_warnings():
+            # A skipped (non-finite) step leaves an optimizer unstepped; the schedule still
+            # counts iterations, which is what we want.
+            warnings.simplefilter("ignore", UserWarning)
+            for sched in self.schedulers.values():
+                sched.step()
+        return losses
+
+    def after_step(self, losses: dict[str, float], running: dict[str, float], bar: tqdm, total: int) -> None:
+        """Progress bar, log row, and the periodic print, sample grid and checkpoint."""
+        cfg = self.cfg
+        for k, v in losses.items():
+            running[k] = v if k not in running else 0.9 * running[k] + 0.1 * v
+        bar.update(1)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in running.items()}, refresh=False)
+        lr = float(next(iter(self.optimizers.values())).param_groups[0]["lr"])
+        self.log.step({"iteration": self.iteration, "epoch": self.epoch, "lr": lr, **losses})
+        if self.iteration % cfg.print_per_iter == 0:
+            self.info(f"[epoch {self.epoch} iter {self.iteration}/{total}] "
+                      + " ".join(f"{k}={v:.4f}" for k, v in running.items()))
+        if self.iteration % cfg.visualize_per_iter == 0:
+            self.write_samples()
+        if self.iteration % cfg.save_per_iter == 0:
+            self.save()
 
     def end_epoch(self) -> None:
         metrics = self.validate() if self.dist.is_main else {}
         if metrics:
             self.info(f"[epoch {self.epoch}] validation: "
                       + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
-            self.write_log_row({"iteration": self.iteration, "epoch": self.epoch, **metrics},
-                               self.val_log_path)
+            self.log.validation({"iteration": self.iteration, "epoch": self.epoch, **metrics})
         self.last_val = metrics
         self.save_if_best(metrics)
         self.epoch += 1
         self.batch_in_epoch = 0
 
     def save_if_best(self, metrics: dict[str, float]) -> None:
-        """Keep one ``..._best.pth``: the checkpoint with the highest ``best_metric``."""
-        value = metrics.get(self.best_metric)
+        """Keep one ``..._best.pth``: the checkpoint with the highest ``stage.best_metric``."""
+        value = metrics.get(self.stage.best_metric)
         if value is None or value != value or not self.dist.is_main:
             return
         if self.best_value is not None and value <= self.best_value:
             return
         self.best_value = float(value)
-        old = [p for p in self.ckpt_dir.glob("*_best.pth") if parse_name(self.kind, p)]
+        old = [p for p in self.run_dir.glob("*_best.pth") if self.stage.parse_checkpoint_name(p)]
         path = self.save("_best")
         for p in old:
             if p != path:
                 p.unlink(missing_ok=True)
-        self.info(f"new best {self.best_metric}={value:.4f}: {path}")
+        self.info(f"new best {self.stage.best_metric}={value:.4f}: {path}")
 
-    def current_lr(self) -> float:
-        opt = next(iter(self.optimizers.values()))
-        return float(opt.param_groups[0]["lr"])
+    def finish(self, seconds: float) -> Path | None:
+        """The end of a run: the final checkpoint and sample grid, the curves, a last line."""
+        # DDP keeps parameters equal on every rank but each rank updates its own BatchNorm
+        # statistics: end with rank 0's everywhere, the model rank 0 saves.
+        broadcast_buffers(self.models.values(), self.dist)
+        last = self.last_checkpoint
+        if self.iteration and (last is None or self.stage.parse_checkpoint_name(last)[1] != self.iteration):
+            self.save()
+        if self.last_samples != self.iteration:
+            self.write_samples()  # a short run still leaves a picture of itself
+        self.log.draw(f"{self.stage.name}: iteration {self.iteration}")  # the last validation row
+        barrier(self.dist)  # the job ends when rank 0's files are all written
+        if self.dist.is_main:
+            self.info(f"done: {self.iteration} iterations in {seconds:.0f} s; weights in "
+                      f"{self.last_checkpoint}, samples in {self.sample_dir}")
+        self.log.close()
+        return self.last_checkpoint

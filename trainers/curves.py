@@ -13,6 +13,8 @@ import csv
 import math
 from pathlib import Path
 
+from core.files import atomic_path
+
 # Columns that index a row rather than measure anything.
 INDEX_COLUMNS = ("iteration", "epoch", "lr")
 PANEL_COLUMNS = 4
@@ -86,9 +88,7 @@ def draw_curves(step_log: Path, val_log: Path, png: Path, title: str = "") -> Pa
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize=10)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f".{png.stem}.tmp.png")
-    fig.savefig(tmp, format="png", metadata={"Rows": f"steps={len(steps)} val={len(val_steps)}",
-                                             "Title": title or png.stem})
-    tmp.replace(png)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Rows": f"steps={len(steps)} val={len(val_steps)}",
+                                                 "Title": title or png.stem})
     return png

@@ -1,4 +1,4 @@
-"""Device choice and multi-process (torchrun / DDP) plumbing."""
+"""Multi-process (torchrun / DDP) plumbing: the process group, barriers, shared decisions."""
 
 from __future__ import annotations
 
@@ -11,36 +11,6 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 from torch import nn
-
-
-def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: cuda > mps > cpu. Explicit names are checked, with a one-line error."""
-    if preference == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(preference)
-    except RuntimeError:
-        raise ValueError(f"device '{preference}' is not a device name (try auto, cpu, cuda, mps)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("device=cuda asked for but no CUDA GPU is available (use device=auto)")
-        if device.index is None:
-            device = torch.device("cuda", local_rank % torch.cuda.device_count())
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device=mps asked for but MPS is not available (use device=auto)")
-    return device
-
-
-def autocast_dtype(device: torch.device, amp: bool, cpu_amp: bool) -> torch.dtype | None:
-    """bf16 where mixed precision is on for this device (CUDA: ``amp``; CPU: ``amp`` and
-    ``cpu_amp``), else None (plain fp32)."""
-    if amp and (device.type == "cuda" or (device.type == "cpu" and cpu_amp)):
-        return torch.bfloat16
-    return None
 
 
 @dataclass(frozen=True)
@@ -108,3 +78,12 @@ def broadcast_buffers(models: Iterable[nn.Module], ctx: DistContext) -> None:
         for model in models:
             for buffer in model.buffers():
                 dist.broadcast(buffer, src=0)
+
+
+def broadcast_object(value, ctx: DistContext):
+    """Rank 0's ``value`` on every rank (a picklable object such as a folder name)."""
+    if not ctx.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

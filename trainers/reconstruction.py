@@ -1,8 +1,9 @@
 """Stage 2: the two-discriminator GAN that reconstructs the face under the mask.
 
-Done as DESIGN.md section 5 requires: G is trained by its adversarial terms (not a
-detached copy), and the mask discriminator D2 sees ``ground_truth*m`` as real and
-``composite*m`` as fake.
+G is trained by its adversarial terms (the published code computed them from a detached
+fake and left them out of G's loss, so its GAN never trained G), and the mask
+discriminator D2 sees ``ground_truth*m`` as real and ``composite*m`` as fake (the published
+code showed it the face mask itself as "real").
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from datasets import ReconstructionDataset, collate_skip_broken
-from datasets.audio_features import AudioSettings
-from datasets.images import grid, tensor_to_image, write_image
+from core.audio import AudioSettings
+from datasets.reconstruction import ReconstructionDataset
 from losses import LSGANLoss, PerceptualLoss, SSIMLoss, feature_matching_loss
 from metrics import masked_l1, psnr, ssim
 from models import (
@@ -28,24 +28,24 @@ from models import (
     PerceptualUnavailable,
     composite,
 )
+from stages import RECONSTRUCTION
 from trainers.base import Trainer
 
 log = logging.getLogger(__name__)
-SAMPLE_ROWS = 4
 
 
 class ReconstructionTrainer(Trainer):
     """``python3 train.py facemask``: checkpoints ``model_{epoch}_{iter}.pth`` (keys G, D, D2,
     and ``audio_encoder`` for the audio-conditioned proposed model)."""
 
-    best_metric = "psnr_mask"
-    kind = "facemask"
+    stage = RECONSTRUCTION
 
     def build(self) -> None:
         cfg = self.cfg
-        self.train_set = self.make_dataset(cfg.root_dir, cfg.train_anns)
-        if cfg.val_anns:
-            self.val_set = self.make_dataset(cfg.root_dir, cfg.val_anns)
+        train_anns, val_anns = self.annotation_files()
+        self.train_set = self.make_dataset(cfg.root_dir, train_anns)
+        if val_anns is not None:
+            self.val_set = self.make_dataset(cfg.root_dir, val_anns)
         elif cfg.val_dir:
             self.val_set = self.make_dataset(cfg.val_dir, None)
         self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim)
@@ -73,7 +73,7 @@ class ReconstructionTrainer(Trainer):
         """The audio features this run uses (None with ``audio: none``)."""
         return None if self.cfg.audio == "none" else AudioSettings.from_config(self.cfg)
 
-    def make_dataset(self, root: str, anns: str | None) -> ReconstructionDataset:
+    def make_dataset(self, root: str, anns: Path | None) -> ReconstructionDataset:
         cfg = self.cfg
         return ReconstructionDataset(root, cfg.img_size, cfg.image_dir, cfg.masked_dir,
                                      cfg.binary_dir, anns, cfg.cache_images, self.audio_settings)
@@ -88,7 +88,7 @@ class ReconstructionTrainer(Trainer):
         except PerceptualUnavailable as err:
             if mode == "vgg":
                 raise
-            self.info(f"notice: {err}. Using discriminator feature matching as the perceptual term.")
+            self.info(f"notice: {err.notice()}")
             return None
         return PerceptualLoss(net.to(self.device))
 
@@ -174,52 +174,33 @@ class ReconstructionTrainer(Trainer):
         return {"loss_G": loss_g.item(), "loss_D": loss_d.item(), "loss_D2": loss_d2.item(),
                 **{k: v.item() for k, v in terms.items()}, "l1_mask": float(l1_mask)}
 
-    @torch.inference_mode()
     def reconstruct(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw generator output and composite for a device batch (eval mode is the caller's)."""
+        """Raw generator output and composite for a device batch (in eval mode)."""
         with self.autocast():
             out = self.models["G"](batch["masked"], batch["mask"], self.audio_embedding(batch))
         out = out.float()
         return out, composite(batch["masked"], out, batch["mask"])
 
-    @torch.inference_mode()
     def validate(self) -> dict[str, float]:
         if self.val_set is None:
             return {}
-        G = self.models["G"]
-        G.eval()
         sums: dict[str, float] = {"psnr_mask": 0.0, "ssim_mask": 0.0, "l1_mask": 0.0, "psnr": 0.0}
         count = 0
-        for batch in self.loader(self.val_set):
-            if batch is None:
-                continue
-            batch = self.to_device(batch)
-            _, comp = self.reconstruct(batch)
-            gt, m = batch["image"], batch["mask"]
-            has_mask = m.flatten(1).sum(1) > 0
-            sums["psnr"] += float(psnr(comp, gt).sum())
-            sums["psnr_mask"] += float(psnr(comp, gt, m)[has_mask].sum())
-            sums["ssim_mask"] += float(ssim(comp, gt, m)[has_mask].sum())
-            sums["l1_mask"] += float(masked_l1(comp, gt, m)[has_mask].sum())
-            count += int(has_mask.sum())
-        G.train()
+        with self.evaluating():
+            for batch in self.val_batches():
+                _, comp = self.reconstruct(batch)
+                gt, m = batch["image"], batch["mask"]
+                has_mask = m.flatten(1).sum(1) > 0
+                sums["psnr"] += float(psnr(comp, gt).sum())
+                sums["psnr_mask"] += float(psnr(comp, gt, m)[has_mask].sum())
+                sums["ssim_mask"] += float(ssim(comp, gt, m)[has_mask].sum())
+                sums["l1_mask"] += float(masked_l1(comp, gt, m)[has_mask].sum())
+                count += int(has_mask.sum())
         return {k: v / max(count, 1) for k, v in sums.items()}
 
-    @torch.inference_mode()
-    def write_samples(self, path: Path) -> None:
-        """Five columns (DESIGN.md section 4): masked input | input with white hole |
-        raw generator output | composite | ground truth."""
-        dataset = self.val_set or self.train_set
-        items = [dataset[i] for i in range(min(SAMPLE_ROWS, len(dataset)))]
-        items = [i for i in items if i is not None]
-        if not items:
-            return
-        batch = self.to_device(collate_skip_broken(items))
-        G = self.models["G"]
-        G.eval()
+    def sample_columns(self, batch: dict[str, Any]) -> list[torch.Tensor]:
+        """The published five columns: masked input | input with white hole | raw generator
+        output | composite | ground truth."""
         out, comp = self.reconstruct(batch)
-        G.train()
-        masked, m, gt = batch["masked"], batch["mask"], batch["image"]
-        hole = masked * (1 - m) + m
-        rows = [[tensor_to_image(t[k]) for t in (masked, hole, out, comp, gt)] for k in range(len(items))]
-        write_image(path, grid(rows))
+        masked, m = batch["masked"], batch["mask"]
+        return [masked, masked * (1 - m) + m, out, comp, batch["image"]]

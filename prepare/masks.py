@@ -1,8 +1,8 @@
 """Synthetic face masks drawn onto real faces, MaskTheFace's method with our own drawings.
 
 1. Six key points come from dlib's 68 landmarks (``key_points``).
-2. The chosen design is painted on a flat canvas in mask units (``datasets.mask_shapes``,
-   with optional colour and a procedural texture from ``datasets.mask_textures``).
+2. The chosen design is painted on a flat canvas in mask units (``prepare.mask_shapes``,
+   with optional colour and a procedural texture from ``prepare.mask_textures``).
 3. A homography fitted to the six point pairs warps the canvas onto the face; the head's
    turn picks the left, front or right variant (far-side loops hidden, far side darker).
 4. The mask takes the face's brightness and lighting direction.
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from datasets.mask_shapes import PAINTERS, TEMPLATE_KEY_POINTS, Canvas
-from datasets.mask_textures import PATTERNS, accent_color, fabric_grain, low_pass, pattern
+from prepare.mask_shapes import PAINTERS, TEMPLATE_KEY_POINTS, Canvas
+from prepare.mask_textures import PATTERNS, accent_color, fabric_grain, low_pass, pattern
 
 MASK_TYPES = tuple(PAINTERS)
 TEXTURES = PATTERNS

@@ -11,22 +11,24 @@ Two forms:
 - ``write_talking_dataset``: a prepared dataset root written directly (image, masked,
   binary, ``audio/talk.wav``, ``frames.csv``, annotations), with a drawn mask and no face
   detection: fast, for tests.
-- ``write_talking_video``: an mp4 (H.264 + AAC) for ``python3 -m datasets.prepare video``,
+- ``write_talking_video``: an mp4 (H.264 + AAC) for ``python3 -m prepare video``,
   which then finds the face and draws its own masks, like for any user video::
 
-      python3 -m datasets.talking_clip --out talk.mp4 [--seconds 60] [--fps 4] [--seed 0]
+      python3 -m prepare clip --out talk.mp4 [--seconds 60] [--fps 4] [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import subprocess
-import wave
+import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from core.files import write_csv
+from core.images import write_image
+from core.media import encode_video, write_wav
+from datasets.layout import write_frames_csv
 
 SAMPLE_RATE = 16000
 TONES_HZ = (400.0, 1000.0, 2500.0)  # one per mouth appearance; several mel bands apart
@@ -94,25 +96,6 @@ def render_frame(base: np.ndarray, kind: int, view: np.ndarray, out_size: int) -
                           borderMode=cv2.BORDER_REFLECT)
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
-    """Mono 16-bit PCM WAV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = (np.clip(samples, -1, 1) * 32767).round().astype("<i2")
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(pcm.tobytes())
-    return path
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-    if not cv2.imwrite(str(path), bgr):
-        raise OSError(f"cannot write {path}")
-
-
 def write_talking_dataset(root: str | Path, frames: int, size: int = 32, frame_s: float = 0.25,
                           val_every: int = 5, seed: int = 0) -> Path:
     """A prepared video dataset root with ``frames`` frames at ``1/frame_s`` fps.
@@ -137,19 +120,16 @@ def write_talking_dataset(root: str | Path, frames: int, size: int = 32, frame_s
         masked = clean.copy()
         noise = rng.normal(0, 6, (int(mask.sum()), 3))
         masked[mask > 0] = np.clip(np.asarray(MASK_COLOUR) + noise, 0, 255).astype(np.uint8)
-        _write_png(root / "image" / f"{name}.png", clean)
-        _write_png(root / "image_masked" / f"{name}_masked.png", masked)
-        _write_png(root / "image_binary" / f"{name}_binary.png", mask * 255)
+        write_image(root / "image" / f"{name}.png", clean)
+        write_image(root / "image_masked" / f"{name}_masked.png", masked)
+        write_image(root / "image_binary" / f"{name}_binary.png", mask * 255)
         split = "val" if k % val_every == val_every - 1 else "train"
         rows[split].append([k, f"image_masked/{name}_masked.png", f"image_binary/{name}_binary.png"])
         times.append((name, round(k * frame_s, 6)))
-    write_wav(root / "audio" / "talk.wav", tone_track(classes, frame_s))
-    with open(root / "frames.csv", "w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows([("name", "timestamp_seconds"), *times])
-    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    write_wav(root / "audio" / "talk.wav", tone_track(classes, frame_s), SAMPLE_RATE)
+    write_frames_csv(root / "frames.csv", times)
     for split, split_rows in rows.items():
-        with open(root / "annotations" / f"{split}.csv", "w", newline="") as f:
-            csv.writer(f, lineterminator="\n").writerows(split_rows)
+        write_csv(root / "annotations" / f"{split}.csv", None, split_rows)
     return root
 
 
@@ -157,43 +137,16 @@ def write_talking_video(path: str | Path, seconds: float, fps: int = 4, size: in
                         classes: np.ndarray | None = None, seed: int = 0) -> Path:
     """An H.264 + AAC mp4 of the talking astronaut: one mouth / tone per video frame
     (frame ``k`` at ``k/fps`` s), the view moving at random. ``classes`` overrides the
-    random mouth sequence (one entry per frame). Uses the ffmpeg of imageio-ffmpeg."""
-    import imageio_ffmpeg
-
+    random mouth sequence (one entry per frame)."""
     path = Path(path)
     count = int(round(seconds * fps))
     classes = mouth_classes(count, seed) if classes is None else np.asarray(classes)
     rng = np.random.default_rng(seed)
     base = astronaut()
     # A wider view than the dataset crop: the preparation step finds and crops the face.
-    video = np.stack([render_frame(base, int(kind), random_view(rng, 2.2 * FACE_SIDE, size), size)
-                      for kind in classes])
-    wav = path.with_suffix(".tones.wav")
-    write_wav(wav, tone_track(classes, 1.0 / fps))
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}", "-r", str(fps), "-i", "-",
-           "-i", str(wav), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-           "-c:a", "aac", "-b:a", "128k", "-shortest", str(path)]
-    try:
-        subprocess.run(cmd, input=video.tobytes(), check=True)
-    finally:
-        wav.unlink(missing_ok=True)
+    frames = [render_frame(base, int(kind), random_view(rng, 2.2 * FACE_SIDE, size), size)
+              for kind in classes]
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = write_wav(Path(tmp) / "tones.wav", tone_track(classes, 1.0 / fps), SAMPLE_RATE)
+        encode_video(path, frames, fps, wav)
     return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the synthetic talking clip as an mp4.")
-    parser.add_argument("--out", type=Path, required=True, help="the .mp4 to write")
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--fps", type=int, default=4, help="video frames (and mouth changes) per second")
-    parser.add_argument("--size", type=int, default=256, help="side of the square video")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the mouth sequence and the motion")
-    args = parser.parse_args(argv)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_talking_video(args.out, args.seconds, args.fps, args.size, seed=args.seed)
-    print(f"wrote {args.out}: {args.seconds:g} s at {args.fps} fps, {len(MOUTHS)} mouths / tones")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -6,14 +6,18 @@ so callers can skip the file and go on.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.files import write_bytes
+
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_THRESHOLD = 127  # mask pixels are > 127: JPEG noise around 0 stays background
 MAX_GREY_FRACTION = 0.10  # JPEG edges of a real mask stay well under this
+OPENCV_LOG_FATAL = 1  # OpenCV's log level "fatal only" (errors are 2, warnings 3)
 
 
 class ImageReadError(ValueError):
@@ -22,11 +26,6 @@ class ImageReadError(ValueError):
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p))
 
 
 def _read_bytes(path: Path) -> np.ndarray:
@@ -50,7 +49,15 @@ def _check_jpeg_complete(path: Path, data: np.ndarray) -> None:
             raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker)")
 
 
+@cache
+def _quiet_opencv() -> None:
+    # A damaged file is reported once, by us, as one line; OpenCV's own "[ WARN:0@...]" and
+    # "[ERROR:0@...]" lines about it would only repeat it, through the progress bar.
+    cv2.setLogLevel(OPENCV_LOG_FATAL)
+
+
 def _decode(path: Path, flags: int) -> np.ndarray:
+    _quiet_opencv()
     data = _read_bytes(path)
     _check_jpeg_complete(path, data)
     try:
@@ -136,18 +143,20 @@ def grid(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
     return out
 
 
-def write_image(path: str | Path, image: np.ndarray, quality: int = 95) -> None:
+def write_image(path: str | Path, image: np.ndarray, quality: int = 95,
+                png_compression: int | None = None) -> None:
     """Write ``(H,W,3)`` RGB or ``(H,W)`` gray uint8, atomically (temp name, then rename).
 
     The format follows the extension; a crash never leaves a half-written file behind.
+    ``quality``: JPEG quality; ``png_compression``: 0-9 (None: OpenCV's fast default).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    ext = path.suffix.lower()
+    params = ([cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else
+              [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if ext == ".png" and png_compression is not None
+              else [])
     ok, buf = cv2.imencode(path.suffix.lower() or ".png", bgr, params)
     if not ok:
         raise ImageReadError(f"{path}: cannot encode image as {path.suffix}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    buf.tofile(str(tmp))
-    tmp.replace(path)
+    write_bytes(path, buf.tobytes())

@@ -1,74 +1,63 @@
-"""Checkpoint files: atomic saving, safe loading, finding the newest, building models back.
+"""Checkpoint files: atomic saving, safe loading, finding the newest, loading weights back.
 
-Names (DESIGN.md section 4): ``model_segm_{epoch}_{iter}.pth`` for the segmenter and
-``model_{epoch}_{iter}.pth`` for the reconstructor (keys ``G``, ``D``, ``D2``), with an
-``_interrupted`` suffix for a run stopped by Ctrl-C or SIGTERM.
+Names (the published ones, one pattern per stage in ``stages``): ``model_segm_{epoch}_{iter}.pth``
+for the segmenter and ``model_{epoch}_{iter}.pth`` for the reconstructor (keys ``G``, ``D``,
+``D2``), with ``_interrupted`` for a run stopped by Ctrl-C or SIGTERM and ``_best`` for the
+best validation score. A training run writes into its own folder under ``checkpoint_path``
+(``weights/segm-20261201-093000/``); files directly in ``checkpoint_path`` (the published
+layout) are found too.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from core.files import atomic_path
+from stages import Stage
+
 FORMAT_VERSION = 1
-PREFIX = {"segm": "model_segm_", "facemask": "model_"}
-_PATTERN = {kind: re.compile(rf"^{re.escape(p)}(\d+)_(\d+)(_interrupted|_best)?\.pth$")
-            for kind, p in PREFIX.items()}
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the reason."""
 
 
-def checkpoint_name(kind: str, epoch: int, iteration: int, suffix: str = "") -> str:
-    return f"{PREFIX[kind]}{epoch}_{iteration}{suffix}.pth"
-
-
-def parse_name(kind: str, path: Path) -> tuple[int, int] | None:
-    """``(epoch, iteration)`` from a checkpoint file name of this kind, else None."""
-    m = _PATTERN[kind].match(path.name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def list_checkpoints(folder: str | Path, kind: str) -> list[Path]:
-    """Checkpoints of ``kind`` in ``folder``, oldest to newest by iteration number."""
+def list_checkpoints(folder: str | Path, stage: Stage) -> list[Path]:
+    """``stage``'s checkpoints directly in ``folder``, oldest to newest by iteration number."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [(parse_name(kind, p), p.name, p) for p in folder.iterdir() if p.is_file()]
+    found = [(stage.parse_checkpoint_name(p), p.name, p) for p in folder.iterdir() if p.is_file()]
     return [p for key, _, p in sorted((k[::-1], n, p) for k, n, p in found if k is not None)]
 
 
-def find_latest(folder: str | Path, kind: str) -> Path | None:
-    """The checkpoint with the highest iteration number (not the newest file time)."""
-    found = list_checkpoints(folder, kind)
-    return found[-1] if found else None
+def find_latest(folder: str | Path, stage: Stage) -> Path | None:
+    """The checkpoint to use from ``folder``: of the run folders in it (and the folder
+    itself), the one whose newest checkpoint was written last; in that run, the checkpoint
+    with the highest iteration number (not the newest file time)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    runs = [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]
+    best: tuple[float, Path] | None = None
+    for run in runs:
+        found = list_checkpoints(run, stage)
+        if found:
+            written = max(p.stat().st_mtime for p in found)
+            if best is None or written > best[0]:
+                best = (written, found[-1])
+    return None if best is None else best[1]
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write atomically: temp file, flush + fsync, rename. A crash leaves the old file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-    return path
+    """Write atomically and durably (fsync, rename): a crash leaves the old file intact."""
+    with atomic_path(path, durable=True) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

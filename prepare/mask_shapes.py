@@ -1,9 +1,9 @@
 """The five mask designs, drawn procedurally on a flat canvas in "mask units".
 
-Mask units put the six face key points (see ``datasets.masks.key_points``) of an average
+Mask units put the six face key points (see ``prepare.masks.key_points``) of an average
 frontal face at ``TEMPLATE_KEY_POINTS``: the nose bridge at (0, 0), the chin at (0, 1),
 the cheek sides at nose height at u = -1 and +1. Each design is a set of outlines and
-details in these units; ``datasets.masks`` then warps the canvas onto a real face with a
+details in these units; ``prepare.masks`` then warps the canvas onto a real face with a
 homography fitted to the six points. u < 0 is the side of landmark 0 (image left on an
 upright face), v grows downwards.
 
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 # Mean positions of the key points over frontal CelebA-HQ faces, in mask units, made
-# left/right symmetric. Order: a, b, c, d, e, f (see datasets.masks.key_points).
+# left/right symmetric. Order: a, b, c, d, e, f (see prepare.masks.key_points).
 TEMPLATE_KEY_POINTS = np.array([[-1.0, 0.24], [0.0, 0.0], [1.0, 0.24],
                                 [0.91, 0.52], [0.0, 1.0], [-0.91, 0.52]])
 
@@ -161,6 +161,17 @@ def _mix(rgb: np.ndarray, where: np.ndarray, color) -> None:
     rgb[where] = np.asarray(color, dtype=np.float32)
 
 
+def with_ear_loops(canvas: Canvas, rgb: np.ndarray, body: np.ndarray, corners: tuple[float, float, float],
+                   width: float, color) -> Painted:
+    """A mask ``body`` (bool canvas map) painted ``rgb``, with ear loops of ``color`` from its
+    side corners (half width, top and bottom v) towards the ears."""
+    alpha = body.copy()
+    for loop, _ in ear_loops(canvas, *corners, width):
+        _mix(rgb, loop & ~body, color)
+        alpha |= loop
+    return Painted(alpha, np.clip(rgb, 0, 1))
+
+
 def surgical(canvas: Canvas, albedo: np.ndarray, base: Color) -> Painted:
     """Three-ply pleated mask: three horizontal pleats, hems, nose wire, thin ear loops."""
     half = 1.04
@@ -198,11 +209,7 @@ def surgical(canvas: Canvas, albedo: np.ndarray, base: Color) -> Painted:
     rgb = albedo * shade[..., None]
     nose_wire = (np.abs(u) < 0.3) & (t > 0.015) & (t < 0.055) & body
     rgb[nose_wire] = rgb[nose_wire] * 1.06 + 0.03
-    alpha = body.copy()
-    for loop, _ in ear_loops(canvas, half, top(half), bottom(half), 0.022):
-        _mix(rgb, loop & ~body, (0.94, 0.94, 0.92))
-        alpha |= loop
-    return Painted(alpha, np.clip(rgb, 0, 1))
+    return with_ear_loops(canvas, rgb, body, (half, top(half), bottom(half)), 0.022, (0.94, 0.94, 0.92))
 
 
 def n95(canvas: Canvas, albedo: np.ndarray, base: Color) -> Painted:
@@ -255,11 +262,7 @@ def kn95(canvas: Canvas, albedo: np.ndarray, base: Color) -> Painted:
     fold = np.abs(u) < 0.008
     shade[fold] *= 0.72
     rgb = albedo * shade[..., None]
-    alpha = body.copy()
-    for loop, _ in ear_loops(canvas, half, top(half), bottom(half), 0.02):
-        _mix(rgb, loop & ~body, (0.95, 0.95, 0.95))
-        alpha |= loop
-    return Painted(alpha, np.clip(rgb, 0, 1))
+    return with_ear_loops(canvas, rgb, body, (half, top(half), bottom(half)), 0.02, (0.95, 0.95, 0.95))
 
 
 def cloth(canvas: Canvas, albedo: np.ndarray, base: Color) -> Painted:
@@ -285,12 +288,8 @@ def cloth(canvas: Canvas, albedo: np.ndarray, base: Color) -> Painted:
     seam_u = 0.04 * np.sin(np.pi * np.clip(v, 0, 1))  # the seam follows the nose-chin curve
     shade[np.abs(u - seam_u) < 0.01] *= 0.7
     rgb = albedo * shade[..., None]
-    alpha = body.copy()
-    loop_color = np.clip(np.asarray(base) * 0.8, 0, 1)
-    for loop, _ in ear_loops(canvas, half - 0.04, top(half) + 0.04, bottom(half) - 0.04, 0.035):
-        _mix(rgb, loop & ~body, loop_color)
-        alpha |= loop
-    return Painted(alpha, np.clip(rgb, 0, 1))
+    corners = (half - 0.04, top(half) + 0.04, bottom(half) - 0.04)
+    return with_ear_loops(canvas, rgb, body, corners, 0.035, np.clip(np.asarray(base) * 0.8, 0, 1))
 
 
 def gas(canvas: Canvas, albedo: np.ndarray, base: Color) -> Painted:

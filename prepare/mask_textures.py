@@ -1,7 +1,7 @@
 """Procedural textures for synthetic face masks: printed patterns and fabric grain.
 
 Every function works on the mask's own canvas: ``u`` and ``v`` are ``(H,W)`` float
-arrays holding each canvas pixel's position in mask units (see ``datasets.masks``), so a
+arrays holding each canvas pixel's position in mask units (see ``prepare.masks``), so a
 pattern is printed on the mask and follows it through the warp onto the face. Patterns
 return a coverage map in [0,1] (1 = the accent colour); nothing here is a stored image.
 """

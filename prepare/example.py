@@ -1,0 +1,183 @@
+"""One input photo -> its clean / masked / binary triplet(s), never raising: a problem
+becomes the skip reason in the report.
+
+With ``--crop face`` each face gets the square crop ``core.faces.crop_box`` defines (the
+one inference cuts too); with ``--crop none`` the photo is the face crop. Outputs are
+PNG (lossless: masks stay exact) and the masked image is written last, so its presence
+marks a finished example.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from core.faces import Face, crop_box, crop_square, detect_boxes, fit_landmarks, square_pad
+from core.images import IMAGE_EXTS, ImageReadError, load_image, resize_image, write_image
+from datasets.layout import BINARY_DIR, BINARY_SUFFIX, IMAGE_DIR, MASKED_DIR, MASKED_SUFFIX
+from prepare.masks import MaskFitError, MaskStyle, draw_mask, random_style
+from prepare.options import MIN_IMAGE_SIDE, PrepareOptions
+from prepare.report import ItemResult
+
+OUTPUT_EXT = ".png"  # lossless for all three: masks must stay exact, images not re-compressed
+
+
+def output_paths(root: Path, name: str) -> tuple[Path, Path, Path]:
+    """(clean, masked, binary) output paths of example ``name``."""
+    return (root / IMAGE_DIR / f"{name}{OUTPUT_EXT}",
+            root / MASKED_DIR / f"{name}{MASKED_SUFFIX}{OUTPUT_EXT}",
+            root / BINARY_DIR / f"{name}{BINARY_SUFFIX}{OUTPUT_EXT}")
+
+
+def split_hash(name: str, seed: int) -> float:
+    """A number in [0, 1) fixed by the name and seed: stable across runs, shards and workers."""
+    return zlib.crc32(f"{seed}:{name}".encode()) / 2**32
+
+
+def split_of(name: str, seed: int, val_fraction: float) -> str:
+    """"val" or "train", from ``split_hash``."""
+    return "val" if split_hash(name, seed) < val_fraction else "train"
+
+
+def rng_for(name: str, seed: int) -> np.random.Generator:
+    # One generator per example, so the masks do not depend on order, workers or shards.
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+class _Clock:
+    """Accumulates seconds per stage for the benchmark (``timings``)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
+        self._t = now
+
+
+def detail_of(err: Exception, source: Path) -> str:
+    """The error's message without the leading path (the report has its own column)."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    prefix = f"{source}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def _faces_in_crop(faces: list[Face], origin: np.ndarray, side: float, size: int) -> list[np.ndarray]:
+    """Landmarks of the faces whose mask key area lies inside a crop, in output pixels."""
+    scale = size / side
+    out = []
+    for face in faces:
+        lm = (face.landmarks - origin) * scale
+        key = lm[[8, 27, 2, 14]]
+        if np.all((key >= 0) & (key < size)):
+            out.append(lm)
+    return out
+
+
+def _masked_views(image: np.ndarray, faces_lm: list[np.ndarray], style: MaskStyle, rng: np.random.Generator,
+                  result: ItemResult) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one mask per face: the first must fit (MaskFitError otherwise), the others
+    are best effort. Returns the masked image and the union of the painted pixels."""
+    masked, mask = image, np.zeros(image.shape[:2], bool)
+    for k, lm in enumerate(faces_lm):
+        try:
+            drawn = draw_mask(masked, lm, style, rng)
+        except MaskFitError:
+            if k == 0:
+                raise
+            continue
+        masked, mask = drawn.image, mask | drawn.mask
+        if k == 0:
+            result.variant, result.mask_type = drawn.variant, drawn.kind
+            result.color = "#" + "".join(f"{c:02x}" for c in drawn.color)
+    return masked, mask
+
+
+def prepare_one(source: Path, name: str, root: Path, options: PrepareOptions) -> ItemResult:
+    """Prepare one input file into ``root``; never raises (problems become a skip reason)."""
+    result = ItemResult(str(source), name, "skipped",
+                        split=split_of(name, options.seed, options.val_fraction))
+    try:
+        return _prepare_one(source, name, root, options, result)
+    except Exception as err:  # the run must go on; the report keeps the reason
+        result.status, result.reason = "skipped", "error"
+        result.detail = f"{type(err).__name__}: {detail_of(err, source)}"
+        return result
+
+
+def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
+                 result: ItemResult) -> ItemResult:
+    def skip(reason: str, detail: str = "") -> ItemResult:
+        result.status, result.reason, result.detail = "skipped", reason, detail
+        return result
+
+    if not options.overwrite and all(p.is_file() for p in output_paths(root, name)):
+        result.status = "exists"
+        return result
+    if source.suffix.lower() not in IMAGE_EXTS:
+        return skip("not_image", f"extension {source.suffix or '(none)'} is not an image type")
+    if source.stat().st_size == 0:
+        return skip("empty_file", "0 bytes")
+    clock = _Clock()
+    try:
+        image = load_image(source)
+    except ImageReadError as err:
+        return skip("unreadable", detail_of(err, source))
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_IMAGE_SIDE:
+        return skip("image_too_small", f"{w}x{h} px, under {MIN_IMAGE_SIDE} px")
+    if options.crop == "none":
+        image = resize_image(square_pad(image), options.size)
+    clock.lap("read")
+
+    boxes = detect_boxes(image)
+    clock.lap("detect")
+    result.faces = len(boxes)
+    if not boxes:
+        return skip("no_face", "no face found")
+    widths = [box[2] - box[0] for box, _ in boxes]
+    big = [b for b, width in zip(boxes, widths) if width >= options.min_face]
+    if not big:
+        return skip("face_too_small", f"largest face {max(widths)} px wide, under {options.min_face} px")
+    chosen = fit_landmarks(image, big if options.all_faces else big[:1])
+    clock.lap("landmarks")
+
+    rng = rng_for(name, options.seed)
+    style = random_style(rng, options.mask_type, options.color, options.texture)
+    result.texture = style.texture or ""
+    views = []  # (output name, clean, masked, mask)
+    try:
+        if options.crop == "none":
+            masked, mask = _masked_views(image, [f.landmarks for f in chosen], style, rng, result)
+            views.append((name, image, masked, mask))
+        else:
+            for k, face in enumerate(chosen):
+                cx, cy, side = crop_box(face.landmarks)
+                crop, origin = crop_square(image, cx, cy, side)
+                clean = resize_image(crop, options.size)
+                others = _faces_in_crop([f for f in chosen if f is not face], origin, side, options.size)
+                own = (face.landmarks - origin) * (options.size / side)
+                try:
+                    masked, mask = _masked_views(clean, [own, *others], style, rng, result)
+                except MaskFitError:
+                    if k == 0:
+                        raise
+                    continue  # another face's crop: best effort
+                views.append((name if k == 0 else f"{name}_face{k + 1}", clean, masked, mask))
+    except MaskFitError as err:
+        return skip("mask_fit", str(err))
+    clock.lap("draw")
+
+    for out_name, clean, masked, mask in views:
+        clean_path, masked_path, binary_path = output_paths(root, out_name)
+        write_image(clean_path, clean)
+        write_image(binary_path, mask.astype(np.uint8) * 255)
+        write_image(masked_path, masked)  # last: its presence marks a finished example
+    clock.lap("write")
+    result.status, result.outputs, result.timings = "done", len(views), clock.timings
+    return result
