@@ -1,6 +1,6 @@
-"""The config reference table in README.md, generated from ``configs.schema.KEYS``.
+"""The config reference table in docs/configuration.md, generated from ``configs.schema.KEYS``.
 
-``python3 -m configs.reference`` prints it; a test checks the README holds exactly this
+``python3 -m configs.reference`` prints it; a test checks the page holds exactly this
 table, so the documented keys and defaults cannot drift from the code.
 """
 

@@ -1,8 +1,9 @@
-"""The README's commands exist and start: every ``python3 X.py``, ``python3 -m pkg.mod`` and
-``make X`` in its fenced code blocks names a real script, module or Makefile target; each
-distinct script / module (and sub-command) answers ``--help`` with exit status 0; every
-``--option`` a README command uses is one that ``--help`` lists; every ``key=value`` given
-to a script that reads configs is a real config key. The pictures it shows exist and are small.
+"""The commands of the README and of docs/ exist and start: every ``python3 X.py``,
+``python3 -m pkg.mod`` and ``make X`` in their fenced code blocks names a real script, module
+or Makefile target; each distinct script / module (and sub-command) answers ``--help`` with
+exit status 0; every ``--option`` a command uses is one that ``--help`` lists; every
+``key=value`` given to a script that reads configs is a real config key. The pictures they
+show exist and are small, and the pages they link to exist.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from conftest import ROOT
 from configs import KEYS
 
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 PYTHONS = ("python3", "python", ".venv/bin/python")
 CONFIG_SCRIPTS = ("train.py", "infer.py", "infer_jpgs.py")  # they take key=value overrides
 HELP_TIMEOUT_S = 120
@@ -77,8 +79,10 @@ def parse_command(line: str) -> Command | None:
 
 
 def readme_commands() -> list[Command]:
+    """The commands of the README and of every page in docs/."""
     commands = []
-    for block in fenced_blocks(README.read_text(encoding="utf-8")):
+    text = "\n".join(page.read_text(encoding="utf-8") for page in PAGES)
+    for block in fenced_blocks(text):
         for line in logical_lines(block):
             command = parse_command(line)
             if command is not None:
@@ -192,12 +196,19 @@ def test_config_overrides_are_real_keys():
 
 
 def test_pictures_exist_and_are_small():
-    """Every image the README shows is in the repository and under 300 kB."""
-    pictures = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", README.read_text(encoding="utf-8"))
-    for picture in pictures:
-        path = ROOT / picture
-        assert path.is_file(), f"README shows {picture}, which is not in the repository"
-        assert path.stat().st_size < 300_000, f"{picture} is {path.stat().st_size} bytes"
+    """Every image a page shows is in the repository and under 300 kB."""
+    for page in PAGES:
+        for picture in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            path = page.parent / picture
+            assert path.is_file(), f"{page.name} shows {picture}, which is not in the repository"
+            assert path.stat().st_size < 300_000, f"{picture} is {path.stat().st_size} bytes"
+
+
+def test_linked_pages_exist():
+    for page in PAGES:
+        links = re.findall(r"(?<!!)\[[^\]]*\]\(([^)\s#]+\.md)(?:#[^)]*)?\)", page.read_text(encoding="utf-8"))
+        for target in links:
+            assert (page.parent / target).is_file(), f"{page.name} links to {target}, which does not exist"
 
 
 def _distinct_targets() -> list[str]:
