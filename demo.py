@@ -44,6 +44,9 @@ HELD_OUT_RESULTS = RESULTS / "heldout"
 VIDEO_FRAME_RESULTS = RESULTS / "video_frames"
 VIDEO_RESULTS = RESULTS / "video"
 PICTURE = RESULTS / "demo_picture.png"
+WIDE_ROOT = DATA / "wide"
+WIDE_WHOLE, WIDE_FACES = RESULTS / "wide_whole", RESULTS / "wide_faces"
+WIDE_PICTURE = RESULTS / "wide_picture.png"
 REPORT = RESULTS / "demo_report.md"
 TIMES = RESULTS / "step_seconds.json"
 
@@ -158,12 +161,26 @@ def make_report() -> None:
     telea_predicted = score_telea(TEST_ROOT, masks_dir=HELD_OUT_RESULTS / "masks")
     comparison = compare(HELD_OUT_RESULTS, telea_truth, telea_predicted)
     video = video_line(VIDEO_FRAME_RESULTS, score_telea(VIDEO_ROOT))
+    from demos.wide import wide_picture, wide_table
+
     demo_picture(HELD_OUT_RESULTS, pick_examples(TEST_ROOT, PICTURE_ROWS), PICTURE)
+    wide_picture(WIDE_WHOLE, WIDE_FACES, sorted(p.stem for p in (WIDE_ROOT / "image").glob("*.png"))[0],
+                 WIDE_PICTURE)
     text = [f"Held-out demo photos ({comparison.images} views of the face never used in training, "
             f"{SIZE} px), scored inside the ground-truth mask:", "", markdown_table(comparison), "",
-            headline(comparison), "", video]
+            headline(comparison), "", video, "",
+            "The same held-out faces pasted into 1280x720 photos without people (a face 40-60% of "
+            "the frame's height), scored inside the ground-truth mask:", "",
+            wide_table(WIDE_WHOLE, WIDE_FACES)]
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text("\n".join(text) + "\n")
+
+
+def make_wide_frames() -> None:
+    from demos.report import pick_examples
+    from demos.wide import PLACES, write_wide_frames
+
+    write_wide_frames(TEST_ROOT, pick_examples(TEST_ROOT, len(PLACES)), WIDE_ROOT)
 
 
 def build_steps(python: str = "python3") -> list:
@@ -198,7 +215,12 @@ def build_steps(python: str = "python3") -> list:
              command=f"{python} infer.py {predict} --input {VIDEO_ROOT} --out {VIDEO_FRAME_RESULTS}"),
         Step("reconstruct the masked video", [VIDEO_RESULTS / f"{MASKED_VIDEO.stem}_reconstructed.mp4"],
              command=f"{python} infer_jpgs.py {predict} --input {MASKED_VIDEO} --out {VIDEO_RESULTS}"),
-        Step("compare with OpenCV Telea", [REPORT, PICTURE], action=make_report),
+        Step("make the wide frames", [WIDE_ROOT / "image_masked"], action=make_wide_frames),
+        Step("reconstruct the wide frames, whole", [WIDE_WHOLE / "summary.json"],
+             command=f"{python} infer.py {predict} --input {WIDE_ROOT} --out {WIDE_WHOLE} faces=none"),
+        Step("reconstruct the wide frames, face by face", [WIDE_FACES / "summary.json"],
+             command=f"{python} infer.py {predict} --input {WIDE_ROOT} --out {WIDE_FACES}"),
+        Step("compare with OpenCV Telea", [REPORT, PICTURE, WIDE_PICTURE], action=make_report),
     ]
 
 
@@ -229,6 +251,8 @@ def where_things_are() -> list[str]:
         f"          every held-out photo: {HELD_OUT_RESULTS}/results_*.png "
         "(numbers: metrics.csv, summary.json);",
         f"          video frames with ground truth: {VIDEO_FRAME_RESULTS}/",
+        f"          wide frames: {WIDE_PICTURE} (masked | faces=none | faces=auto), {WIDE_FACES}/, "
+        f"{WIDE_WHOLE}/",
         f"video:    {VIDEO_RESULTS}/{MASKED_VIDEO.stem}_reconstructed.mp4 (with the soundtrack; "
         f"input {MASKED_VIDEO})",
         f"training: {run_folder('segm')}/, {run_folder('facemask')}/ (checkpoints, logs, *_curves.png), "

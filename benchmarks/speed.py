@@ -196,6 +196,33 @@ def measure_thresholds(size: int, device: torch.device) -> dict[str, float]:
             "vectorised": best_seconds(lambda: binarize(prob, 0.5), 50, cpu)}
 
 
+# --- finding faces ---------------------------------------------------------------------------
+
+def measure_faces(repeats: int) -> dict[str, float]:
+    """Seconds to find the faces of one frame (one masked face, a third of the frame high),
+    per frame size: searched (``faces=auto``), and followed between searches on a video
+    (``detect_every`` 3: two frames in three cost only the tracking)."""
+    from demos.scenes import Placement, background, masked_astronaut, scene
+    from inference.faces import FaceFinder
+
+    face = masked_astronaut(256)["masked"]
+    out = {}
+    for width, height in ((1280, 720), (1920, 1080)):
+        frame = scene({"m": face}, Placement(width // 3, height // 3, height // 3),
+                      background(0, (width, height)))["m"]
+        finder = FaceFinder("auto")
+        finder.regions(frame)  # warm-up: load the detectors
+        out[f"{width}x{height}"] = best_seconds(lambda f=frame, d=finder: d.regions(f), repeats,
+                                                torch.device("cpu"))
+        video = FaceFinder("auto", detect_every=3)
+        video.follow_video()
+        start = time.perf_counter()
+        for _ in range(3 * max(1, repeats)):
+            video.regions(frame)
+        out[f"{width}x{height} video"] = (time.perf_counter() - start) / (3 * max(1, repeats))
+    return out
+
+
 # --- classical inpainting --------------------------------------------------------------------
 
 def measure_classical(size: int, repeats: int) -> dict[str, float]:
@@ -303,6 +330,7 @@ def run(plan: Plan, device: torch.device, log=print) -> dict:
     results["threshold 512 s"] = measure_thresholds(TARGET, device)
 
     results["classical"] = {size: measure_classical(size, plan.repeats) for size in plan.sizes}
+    results["faces"] = measure_faces(plan.repeats)
 
     results["training"] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -439,6 +467,16 @@ def report(results: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(ms(results["classical"][s][name]) for s in sizes) + " |")
     lines.append("| ours | " + " | ".join(
         ms(results["ours"][f"{s}/{results['best batch'][s]}"]["end to end"]) for s in sizes) + " |")
+
+    faces = results["faces"]
+    lines += ["", "**Finding faces** (`faces=auto`, one masked face a third of the frame high; a video "
+              "searches every 3rd frame and follows the faces in between)", "",
+              "| frame | photo (ms) | video, per frame (ms) | / ours end to end at "
+              + " / ".join(f"{s} px" for s in sizes) + " |", "|---|---:|---:|---:|"]
+    ours_at = {s: results["ours"][f"{s}/{results['best batch'][s]}"]["end to end"] for s in sizes}
+    for frame in ("1280x720", "1920x1080"):
+        ratios = " / ".join(f"{faces[frame] / ours_at[s]:.2f}" for s in sizes)
+        lines.append(f"| {frame} | {ms(faces[frame])} | {ms(faces[frame + ' video'])} | {ratios} |")
 
     lines += ["", f"**Training step** (per image, batch {plan['train_batch']}; facemask: G, D, D2 and "
               "the VGG19 perceptual net, random weights)", "",

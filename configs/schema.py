@@ -116,6 +116,12 @@ KEYS: dict[str, Key] = {
     "results_dir": Key("str", "results", "where infer.py and infer_jpgs.py write"),
     "input": Key("str?", None, "infer.py / infer_jpgs.py input: a dataset root, a folder of "
                  "photos, one image or a video (--input overrides it)"),
+    "faces": Key("str", "auto", "which parts of a photo are reconstructed: auto: each face found "
+                 "(cut, reconstructed, pasted back), else the whole image; all: each face found, "
+                 "nothing without one; largest: the largest face only; none: the whole image",
+                 ("auto", "all", "largest", "none")),
+    "detect_every": Key("int", 3, "video: search for faces every N-th frame (in between, the faces "
+                        "found are followed, smoothed over time)"),
     "save_masks": Key("bool", False, "inference: also write each predicted mask as "
                       "masks/{name}_mask.png (255 = mask, input resolution)"),
     "identity": Key("bool", True, "infer.py: dlib identity distance to the ground truth "

@@ -43,7 +43,8 @@ def read_summary(results: Path) -> dict:
     return json.loads((results / "summary.json").read_text())
 
 
-def _mean(summary: dict, key: str) -> float:
+def mean_of(summary: dict, key: str) -> float:
+    """The mean of a metric in an ``infer.py`` summary (NaN where it has none)."""
     entry = summary["metrics"].get(key)
     return float(entry["mean"]) if entry and entry["mean"] is not None else math.nan
 
@@ -57,14 +58,14 @@ def per_image_psnr(results: Path, column: str) -> dict[str, float]:
 def compare(results: Path, telea_truth: BaselineScores, telea_predicted: BaselineScores) -> Comparison:
     """Ours (from ``infer.py``'s outputs in ``results``) against Telea with the same masks."""
     summary = read_summary(results)
-    dice = _mean(summary, "seg_dice")
+    dice = mean_of(summary, "seg_dice")
     rows = [
-        Row("ours: generator", "ground truth", math.nan, _mean(summary, "gt_mask_psnr_mask"),
-            _mean(summary, "gt_mask_ssim_mask")),
+        Row("ours: generator", "ground truth", math.nan, mean_of(summary, "gt_mask_psnr_mask"),
+            mean_of(summary, "gt_mask_ssim_mask")),
         Row(f"OpenCV Telea (radius {telea_truth.radius})", "ground truth", math.nan,
             telea_truth.psnr_mask, telea_truth.ssim_mask),
-        Row("ours: end to end", "predicted by ours", dice, _mean(summary, "psnr_mask"),
-            _mean(summary, "ssim_mask")),
+        Row("ours: end to end", "predicted by ours", dice, mean_of(summary, "psnr_mask"),
+            mean_of(summary, "ssim_mask")),
         Row(f"OpenCV Telea (radius {telea_predicted.radius})", "predicted by ours", dice,
             telea_predicted.psnr_mask, telea_predicted.ssim_mask),
     ]
@@ -97,11 +98,11 @@ def video_line(results: Path, telea_truth: BaselineScores) -> str:
     """One line for the video frames: Dice, ours vs Telea inside the ground-truth mask."""
     summary = read_summary(results)
     return (f"Video frames ({summary['processed']} frames of the talking video, masked by prepare; "
-            f"{results}): segmentation Dice {_mean(summary, 'seg_dice'):.3f}; in-mask PSNR / SSIM "
-            f"with the ground-truth masks: ours {_mean(summary, 'gt_mask_psnr_mask'):.2f} dB / "
-            f"{_mean(summary, 'gt_mask_ssim_mask'):.3f}, Telea (radius {telea_truth.radius}) "
+            f"{results}): segmentation Dice {mean_of(summary, 'seg_dice'):.3f}; in-mask PSNR / SSIM "
+            f"with the ground-truth masks: ours {mean_of(summary, 'gt_mask_psnr_mask'):.2f} dB / "
+            f"{mean_of(summary, 'gt_mask_ssim_mask'):.3f}, Telea (radius {telea_truth.radius}) "
             f"{telea_truth.psnr_mask:.2f} dB / {telea_truth.ssim_mask:.3f}; end to end ours "
-            f"{_mean(summary, 'psnr_mask'):.2f} dB / {_mean(summary, 'ssim_mask'):.3f}.")
+            f"{mean_of(summary, 'psnr_mask'):.2f} dB / {mean_of(summary, 'ssim_mask'):.3f}.")
 
 
 def pick_examples(dataset: Path, count: int) -> list[str]:

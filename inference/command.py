@@ -39,6 +39,25 @@ class NothingProcessed(RuntimeError):
     """Every input was skipped."""
 
 
+class NameList:
+    """How many inputs had some property, and the first ``MAX_LISTED`` of their names."""
+
+    def __init__(self) -> None:
+        self.count, self.names = 0, []
+
+    def add(self, name: str) -> None:
+        self.count += 1
+        if len(self.names) < MAX_LISTED:
+            self.names.append(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "names": self.names}
+
+    def line(self, what: str, then: str) -> str:
+        shown = ", ".join(self.names[:10]) + (", ..." if self.count > 10 else "")
+        return f"{what} in {self.count} image(s), {then}: {shown}"
+
+
 @dataclass
 class Options:
     """What the command line chose beyond the config."""
@@ -136,8 +155,7 @@ class Run:
         self.means = RunningMeans()
         self.processed = 0
         self.skipped: list[Skipped] = []
-        self.no_mask: list[str] = []
-        self.no_mask_count = 0
+        self.no_mask, self.no_face, self.implausible = NameList(), NameList(), NameList()
         # Metrics run on the GPU when there is one; PSNR needs float64, which MPS lacks.
         on_cuda = reconstructor.device.type == "cuda"
         self.metrics_device = reconstructor.device if on_cuda else torch.device("cpu")
@@ -159,16 +177,18 @@ class Run:
             return self.rec.embed_audio(self.audio_features(batch))
 
     # --- per batch ---------------------------------------------------------------------
-    def with_truth_masks(self, batch: list[Item], audio: torch.Tensor | None) -> list[Reconstruction | None]:
-        """The generator alone: reconstructions from the ground-truth masks, where the
-        dataset has both the masks and the clean faces (None elsewhere)."""
+    def with_truth_masks(self, batch: list[Item], audio: torch.Tensor | None,
+                         regions: list[list]) -> list[Reconstruction | None]:
+        """The generator alone: reconstructions from the ground-truth masks, in the same
+        ``regions``, where the dataset has both the masks and the clean faces (None elsewhere)."""
         known = [i for i, item in enumerate(batch)
                  if item.truth is not None and item.truth_mask is not None]
         out: list[Reconstruction | None] = [None] * len(batch)
         if known:
             results = self.rec([batch[i].image for i in known],
                                masks=[batch[i].truth_mask for i in known],
-                               audio=None if audio is None else audio[known])
+                               audio=None if audio is None else audio[known],
+                               regions=[regions[i] for i in known])
             for i, result in zip(known, results):
                 out[i] = result
         return out
@@ -177,7 +197,7 @@ class Run:
         audio = self.audio_embeddings(batch)
         results = self.rec([item.image for item in batch], audio=audio)
         if self.options.comparison:
-            with_truth = self.with_truth_masks(batch, audio)
+            with_truth = self.with_truth_masks(batch, audio, [r.regions for r in results])
             with self.timer("metrics"):
                 for item, result, truth_result in zip(batch, results, with_truth):
                     row = evaluate(item, result, truth_result, self.cfg.identity, self.metrics_device)
@@ -189,9 +209,11 @@ class Run:
                     self.video.write(result.image)
                 self.images.write(item, result, image=self.video is None)
                 if not result.mask_found:
-                    self.no_mask_count += 1
-                    if len(self.no_mask) < MAX_LISTED:
-                        self.no_mask.append(item.name)
+                    self.no_mask.add(item.name)
+                if result.faces_found == 0:
+                    self.no_face.add(item.name)
+                if result.implausible:
+                    self.implausible.add(item.name)
         self.processed += len(batch)
 
     # --- the whole run -----------------------------------------------------------------
@@ -202,6 +224,7 @@ class Run:
         if isinstance(self.source, VideoSource):
             path = out_dir / f"{self.source.path.stem}_reconstructed.mp4"
             self.video = VideoWriter.like(path, self.source.info)
+            self.rec.faces.follow_video()
             self.outputs["video"] = str(path)
         unit = "frame" if self.video is not None else "img"
         bar = tqdm(total=self.source.count, desc="reconstruct", unit=unit, dynamic_ncols=True)
@@ -226,6 +249,8 @@ class Run:
             if self.metrics_csv is not None:
                 self.metrics_csv.abort()
             raise
+        finally:
+            self.rec.faces.stop_following()
         if self.metrics_csv is not None:
             self.metrics_csv.close()
             self.outputs["metrics"] = str(self.metrics_csv.path)
@@ -255,7 +280,10 @@ class Run:
             "segm_img_size": self.rec.segm_size,
             "processed": self.processed,
             "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
-            "no_mask_found": {"count": self.no_mask_count, "names": self.no_mask},
+            "faces": self.cfg.faces,
+            "no_mask_found": self.no_mask.as_dict(),
+            "no_face_found": self.no_face.as_dict(),
+            "implausible_mask_area": self.implausible.as_dict(),
             "metrics": {k: nan_to_none(v.items()) for k, v in self.means.as_dict().items()},
             "timing_seconds": per_stage,
             "images_per_second": {**{k: round(v, 3) for k, v in rate.items() if v is not None},
@@ -273,9 +301,14 @@ class Run:
             p(f"  skipped {s.name}: {s.reason}")
         if len(self.skipped) > 20:
             p(f"  ... and {len(self.skipped) - 20} more (see summary.json)")
-        if self.no_mask_count:
-            names = ", ".join(self.no_mask[:10]) + (", ..." if self.no_mask_count > 10 else "")
-            p(f"no mask found in {self.no_mask_count} image(s), written unchanged: {names}")
+        if self.no_face.count:
+            then = ("reconstructed whole where about square, else left as they are (faces=none "
+                    "reconstructs whole images)" if self.cfg.faces == "auto" else "left as they are")
+            p(self.no_face.line("no face found", then))
+        if self.no_mask.count:
+            p(self.no_mask.line("no mask found", "written unchanged"))
+        if self.implausible.count:
+            p("warning: " + self.implausible.line("a mask area unlike a face mask's", "check them"))
         if self.options.comparison and self.processed:
             for line in summary_lines(self.means, self.cfg.identity):
                 p(line)

@@ -33,7 +33,7 @@ from metrics import (
 )
 
 RECONSTRUCTION = ("ssim", "psnr", "ssim_mask", "psnr_mask", "identity_distance")
-COLUMNS = ("name", "width", "height", "mask_found", "mask_fraction",
+COLUMNS = ("name", "width", "height", "faces_found", "mask_found", "mask_fraction",
            "seg_dice", "seg_pixel_accuracy",
            *RECONSTRUCTION,
            *(f"gt_mask_{k}" for k in RECONSTRUCTION),
@@ -78,7 +78,8 @@ def evaluate(item: Item, result: Reconstruction, with_truth_mask: Reconstruction
     h, w = item.image.shape[:2]
     row: dict[str, object] = dict.fromkeys(NUMERIC, math.nan)
     row.update(name=item.name, width=w, height=h, mask_found=int(result.mask_found),
-               mask_fraction=float(result.mask.mean()))
+               mask_fraction=float(result.mask.mean()),
+               faces_found=math.nan if result.faces_found is None else result.faces_found)
     predicted = _mask(result.mask, device)
     if item.truth_mask is not None:
         target = _mask(item.truth_mask, device)

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from core.files import StreamingCsv, write_text
@@ -23,6 +24,7 @@ from inference.inputs import Item
 from inference.pipeline import Reconstruction
 
 OVERLAY_RGB = np.array([255, 0, 0], np.float32)  # the predicted mask is tinted red
+BOX_RGB = (0, 220, 0)  # faces found are boxed in green
 OVERLAY_ALPHA = 0.5
 
 
@@ -50,9 +52,21 @@ def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def with_face_boxes(image: np.ndarray, result: Reconstruction) -> np.ndarray:
+    """``image`` with a box around each face the models reconstructed (a copy)."""
+    out = image.copy()
+    thickness = max(1, round(max(image.shape[:2]) / 300))
+    for region in result.regions:
+        if region.box is not None:
+            left, top, right, bottom = region.box
+            cv2.rectangle(out, (left, top), (right, bottom), BOX_RGB, thickness)
+    return out
+
+
 def comparison_panel(item: Item, result: Reconstruction) -> np.ndarray:
-    """One row at the input's resolution: masked | overlay | reconstructed [| ground truth]."""
-    tiles = [item.image, overlay(item.image, result.mask), result.image]
+    """One row at the input's resolution: masked (with the faces found boxed) | overlay |
+    reconstructed [| ground truth]."""
+    tiles = [with_face_boxes(item.image, result), overlay(item.image, result.mask), result.image]
     if item.truth is not None:
         tiles.append(item.truth)
     return grid([tiles])

@@ -1,17 +1,21 @@
-"""The inference pipeline both scripts share: segment -> clean mask -> generate -> composite.
+"""The inference pipeline every script shares: find faces -> cut -> segment -> clean the
+mask -> generate -> composite -> paste back.
 
-Each model sees every image at its own side (as in training: the segmenter at
+Each model sees what it saw in training: the region of the input that ``inference.faces``
+chooses (a square face crop, or the whole image), resized to its side (the segmenter at
 ``segm_size``, the generator at ``img_size``). The result is built at the input's own
-resolution: the generated face and the mask are resized back and pasted into the original
-pixels, so everything outside the mask is byte-identical to the input, whatever its size
-or aspect ratio.
+resolution: each region's generated face and mask are resized back and pasted into the
+original pixels, so everything outside the mask is byte-identical to the input, whatever
+its size or aspect ratio. Inside the mask the seam is feathered over the margin the
+dilation added (never reaching outside the mask).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -21,9 +25,13 @@ from configs import Config
 from core.audio import AudioSettings
 from core.device import autocast, autocast_dtype
 from core.images import resize_image, resize_mask
+from inference.faces import FaceFinder, Region
 from inference.morphology import clean_mask
 from inference.timing import StageTimer
 from models.fusion import fuse_for_inference
+
+# A face mask covers less than this share of a face crop, and more than the lower bound.
+PLAUSIBLE_MASK = (0.02, 0.6)
 
 
 @dataclass
@@ -32,6 +40,9 @@ class Reconstruction:
 
     image: np.ndarray  # (H,W,3) uint8: input outside the mask, generated face inside
     mask: np.ndarray  # (H,W) bool: the mask used (predicted and cleaned, or the given one)
+    regions: list[Region] = field(default_factory=list)  # what the models saw (faces or the whole)
+    faces_found: int | None = None  # faces detected (None: faces=none, not searched)
+    implausible: bool = False  # a region's mask area is unlike a face mask's
 
     @property
     def mask_found(self) -> bool:
@@ -56,7 +67,10 @@ class MaskReconstructor:
             oneDNN and cuDNN convolve fastest).
         fuse: run frozen copies with BatchNorm folded into the convolutions (and Conv+ReLU
             fused on the CPU), ``models.fusion``: the same outputs up to float rounding.
-        timer: charges the work to the stages "prepare", "segmentation", "generator", "paste".
+        timer: charges the work to the stages "faces", "prepare", "segmentation", "generator",
+            "paste".
+        faces: which regions of each image to reconstruct (``inference.faces.FaceFinder``);
+            None: the whole image.
     """
 
     def __init__(self, segmenter: nn.Module, generator: nn.Module, img_size: int,
@@ -64,7 +78,8 @@ class MaskReconstructor:
                  erode_kernel: int = 3, erode_iters: int = 1, dilate_kernel: int = 7,
                  dilate_iters: int = 1, amp: bool = True, channels_last: bool = True,
                  timer: StageTimer | None = None, audio_encoder: nn.Module | None = None,
-                 cpu_amp: bool = False, fuse: bool = True, segm_size: int | None = None) -> None:
+                 cpu_amp: bool = False, fuse: bool = True, segm_size: int | None = None,
+                 faces: FaceFinder | None = None) -> None:
         self.device = torch.device(device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # batches keep one shape: pick the fastest kernels once
@@ -86,6 +101,10 @@ class MaskReconstructor:
                            "erode_iters": erode_iters, "dilate_kernel": dilate_kernel,
                            "dilate_iters": dilate_iters}
         self.timer = timer or StageTimer(self.device)
+        self.faces = faces or FaceFinder("none")
+        # The dilation grew the mask past the face mask's edge onto real skin: the seam is
+        # blended over that margin.
+        self.feather = dilate_kernel // 2 * dilate_iters
 
     @classmethod
     def from_config(cls, cfg: Config, segmenter: nn.Module, generator: nn.Module,
@@ -95,7 +114,8 @@ class MaskReconstructor:
         """The pipeline ``cfg`` describes; ``img_size`` / ``segm_size`` default to ``cfg.img_size``."""
         return cls(segmenter, generator, img_size or cfg.img_size, device, cfg.threshold,
                    cfg.erode_kernel, cfg.erode_iters, cfg.dilate_kernel, cfg.dilate_iters, cfg.amp,
-                   cfg.channels_last, timer, audio_encoder, cfg.cpu_amp, segm_size=segm_size)
+                   cfg.channels_last, timer, audio_encoder, cfg.cpu_amp, segm_size=segm_size,
+                   faces=FaceFinder(cfg.faces, detect_every=cfg.detect_every))
 
     @property
     def needs_audio(self) -> bool:
@@ -131,12 +151,12 @@ class MaskReconstructor:
             logits = self.segmenter(x)
         return torch.sigmoid(logits.float())
 
-    def segment(self, x: torch.Tensor, images: Sequence[np.ndarray] | None = None) -> torch.Tensor:
+    def segment(self, x: torch.Tensor, cuts: Sequence[np.ndarray] | None = None) -> torch.Tensor:
         """Cleaned masks ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate) for the
         prepared batch ``x`` ``(B,3,S,S)``. A segmenter trained at another side sees the
-        original ``images`` resized to its side, and its probabilities are resized to ``S``."""
-        if self.segm_size != self.img_size and images is not None:
-            prob = self.probabilities(self.prepare(images, self.segm_size))
+        ``cuts`` resized to its side, and its probabilities are resized to ``S``."""
+        if self.segm_size != self.img_size and cuts is not None:
+            prob = self.probabilities(self.prepare(cuts, self.segm_size))
             prob = F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False)
         else:
             prob = self.probabilities(x)
@@ -147,64 +167,106 @@ class MaskReconstructor:
         """Raw generator output ``(B,3,S,S)`` in [0,1] for masked faces and their masks.
 
         ``audio``: per-image embeddings ``(B, audio_dim)`` for an audio-conditioned
-        generator (the hook for video conditioning; None for the image-only model).
+        generator (None for the image-only model).
         """
         with autocast(self.device, self.amp_dtype):
             out = self.generator(x, mask, audio)
         return out.float().clamp_(0, 1)
 
-    # --- back to the input's resolution --------------------------------------------------
-    def paste(self, original: np.ndarray, generated: torch.Tensor,
-              mask: torch.Tensor | np.ndarray) -> Reconstruction:
-        """Composite one image at its own resolution.
-
-        Args:
-            original: ``(H,W,3)`` uint8, the input photo.
-            generated: ``(3,S,S)`` in [0,1], the generator's face.
-            mask: ``(1,S,S)`` {0,1} tensor (predicted; resized up here) or ``(H,W)`` bool
-                array already at the input's resolution (a ground-truth mask).
-        Returns:
-            the composite, exactly ``original`` wherever the full-resolution mask is 0.
-        """
-        h, w = original.shape[:2]
-        if isinstance(mask, np.ndarray):
-            full_mask = torch.from_numpy(mask).to(self.device)
-        else:
-            # Bilinear then 0.5 keeps the mask's outline smooth when scaling up.
-            full_mask = F.interpolate(mask[None].float(), size=(h, w), mode="bilinear",
-                                      align_corners=False)[0, 0] > 0.5
-        face = generated[None]
-        if face.shape[-2:] != (h, w):
-            face = F.interpolate(face, size=(h, w), mode="bilinear", align_corners=False)
-        face = (face[0].clamp(0, 1) * 255).round_().to(torch.uint8).permute(1, 2, 0)
-        source = torch.from_numpy(original).to(self.device)
-        composite = torch.where(full_mask[..., None], face, source)
-        return Reconstruction(composite.cpu().numpy(), full_mask.cpu().numpy())
-
     # --- the whole chain -----------------------------------------------------------------
     @torch.inference_mode()
     def __call__(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None,
-                 audio: torch.Tensor | None = None) -> list[Reconstruction]:
-        """Reconstruct a batch of ``(H,W,3)`` uint8 masked faces (any sizes).
+                 audio: torch.Tensor | None = None,
+                 regions: Sequence[list[Region]] | None = None) -> list[Reconstruction]:
+        """Reconstruct a batch of ``(H,W,3)`` uint8 photos (any sizes).
 
+        ``regions``: per image, the regions to reconstruct (default: those ``faces`` finds).
         With ``masks`` (``(H,W)`` bool per image, e.g. the dataset's ground truth) the
         segmenter is skipped and those masks are used: the generator alone is evaluated.
+        ``audio``: ``(B, audio_dim)``, one embedding per image.
         """
         if not images:
             return []
         if audio is None and self.needs_audio:
             raise ValueError("this generator is audio-conditioned: pass per-image audio embeddings")
+        found: list[int | None] = [None] * len(images)
+        if regions is None:
+            with self.timer("faces"):
+                regions, found = zip(*(self.faces.regions(image) for image in images))
+        views = [(i, region) for i, rs in enumerate(regions) for region in rs]
+        results = [Reconstruction(image.copy(), np.zeros(image.shape[:2], bool), list(rs), n)
+                   for image, rs, n in zip(images, regions, found)]
+        if not views:
+            return results
+        size = self.img_size
         with self.timer("prepare"):
-            x = self.prepare(images)
+            cuts = [region.cut(images[i], size) for i, region in views]
+            x = self.prepare(cuts)
         if masks is None:
             with self.timer("segmentation"):
-                small = self.segment(x, images)
+                small = self.segment(x, [region.cut(images[i], self.segm_size) for i, region in views]
+                                     if self.segm_size != size else None)
+                small = self.limit_to_faces(small, [region for _, region in views])
         else:
             with self.timer("prepare"):
-                small = self._to_device(torch.from_numpy(
-                    np.stack([resize_mask(m, self.img_size) for m in masks])[:, None]).float())
+                small = self._to_device(torch.from_numpy(np.stack(
+                    [resize_mask(region.cut_mask(masks[i]), size) for i, region in views])[:, None]).float())
         with self.timer("generator"):
-            generated = self.generate(x, small, audio)
+            generated = self.generate(x, small, None if audio is None else audio[[i for i, _ in views]])
         with self.timer("paste"):
-            return [self.paste(image, generated[i], small[i] if masks is None else masks[i])
-                    for i, image in enumerate(images)]
+            fractions = small.flatten(1).mean(1).tolist()
+            for (i, region), face, mask, fraction in zip(views, generated, small, fractions):
+                truth = None if masks is None else masks[i]
+                paste(results[i], region, face, mask, truth, 0 if masks is not None else self.feather)
+                low = PLAUSIBLE_MASK[0] if region.is_face else 0.0
+                results[i].implausible |= fraction > PLAUSIBLE_MASK[1] or 0 < fraction < low
+        return results
+
+    def limit_to_faces(self, masks: torch.Tensor, regions: Sequence[Region]) -> torch.Tensor:
+        """Keep each face crop's mask below its eye line (a face mask never covers the eyes)."""
+        limits = [region.lower_face(masks.shape[-1]) for region in regions]
+        if all(limit is None for limit in limits):
+            return masks
+        keep = torch.stack([torch.ones(masks.shape[-2:], dtype=torch.bool) if limit is None else limit
+                            for limit in limits])[:, None].to(masks.device)
+        return masks * keep
+
+
+def paste(result: Reconstruction, region: Region, generated: torch.Tensor, mask: torch.Tensor,
+          truth_mask: np.ndarray | None = None, feather: float = 0.0) -> None:
+    """Paste one region's generated face into ``result`` (in place), at full resolution.
+
+    Args:
+        result: the image being built (starts as a copy of the input).
+        region: where the model's ``(S,S)`` view sits in the input.
+        generated: ``(3,S,S)`` in [0,1], the generator's face.
+        mask: ``(1,S,S)`` {0,1}, the cleaned mask it painted (resized up here: bilinear, then
+            0.5, so the outline stays smooth).
+        truth_mask: ``(H,W)`` bool at the input's resolution, used instead of ``mask``.
+        feather: model pixels inside the mask's edge over which the face is blended with the
+            input (0: a hard edge). Outside the mask every pixel stays the input's.
+    """
+    height, width = result.image.shape[:2]
+    left, top = max(region.x0, 0), max(region.y0, 0)
+    right, bottom = min(region.x0 + region.width, width), min(region.y0 + region.height, height)
+    if left >= right or top >= bottom:
+        return
+    inside = (slice(top - region.y0, bottom - region.y0), slice(left - region.x0, right - region.x0))
+    size = (region.height, region.width)
+    face = F.interpolate(generated[None], size=size, mode="bilinear", align_corners=False)[0]
+    face = (face[(slice(None), *inside)].clamp(0, 1) * 255).round_().to(torch.uint8)
+    face = face.permute(1, 2, 0).cpu().numpy()
+    if truth_mask is not None:
+        m = truth_mask[top:bottom, left:right]
+    else:
+        m = (F.interpolate(mask[None].float(), size=size, mode="bilinear", align_corners=False)[0, 0]
+             > 0.5)[inside].cpu().numpy()
+    target = result.image[top:bottom, left:right]
+    pixels = feather * region.width / generated.shape[-1]
+    if pixels >= 1 and m.any():
+        alpha = np.clip(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3) / pixels, 0, 1)[..., None]
+        blended = (target * (1 - alpha) + face * alpha + 0.5).astype(np.uint8)
+    else:
+        blended = face
+    target[m] = blended[m]
+    result.mask[top:bottom, left:right] |= m

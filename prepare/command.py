@@ -3,6 +3,7 @@
     python3 -m prepare images --src DIR --out ROOT [options]
     python3 -m prepare video --video FILE --out ROOT [--fps 1] [options]
     python3 -m prepare sheet --src DIR --out FILE.png [--count 4]
+    python3 -m prepare crop --src ROOT --out ROOT2 [--size 512]
     python3 -m prepare clip --out FILE.mp4 [--seconds 60] [--fps 4] [--seed 0]
 
 (``python3 -m datasets.prepare`` is the same command under its earlier name.)
@@ -14,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from prepare.crops import crop_dataset
 from prepare.masks import MASK_TYPES, TEXTURES, parse_color
 from prepare.options import PrepareError, PrepareOptions
 from prepare.run import prepare_images, prepare_video
@@ -73,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("--count", type=int, default=4, help="number of faces (rows)")
     sheet.add_argument("--crop", default="none", choices=["face", "none"])
     sheet.add_argument("--seed", type=int, default=0)
+    crop = sub.add_parser("crop", help="face crops of a dataset whose masks were drawn elsewhere "
+                                       "(e.g. MaskTheFace), keeping its masks and split")
+    crop.add_argument("--src", required=True, help="dataset root (triplet folders, or the CelebA layout)")
+    crop.add_argument("--out", required=True, help="dataset root to write")
+    crop.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
+    crop.add_argument("--image-dir", default="image", help="clean-image folder (default image)")
+    crop.add_argument("--masked-dir", default="image_masked", help="masked-image folder")
+    crop.add_argument("--binary-dir", default="image_binary", help="mask folder")
+    crop.add_argument("--quiet", action="store_true", help="no progress bar")
     clip = sub.add_parser("clip", help="the synthetic talking clip (an mp4 whose soundtrack says which "
                                        "mouth is under the mask), for the audio ablation")
     clip.add_argument("--out", type=Path, required=True, help="the .mp4 to write")
@@ -89,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sheet":
             path = contact_sheet(args.src, args.out, count=args.count, crop=args.crop, seed=args.seed)
             print(f"wrote {path}")
+            return 0
+        if args.command == "crop":
+            summary = crop_dataset(args.src, args.out, args.size, args.image_dir, args.masked_dir,
+                                   args.binary_dir, progress=not args.quiet)
+            print(summary.line())
             return 0
         if args.command == "clip":
             write_talking_video(args.out, args.seconds, args.fps, args.size, seed=args.seed)

@@ -148,7 +148,7 @@ def test_demo_commands_parse_with_the_real_parsers():
     """Every option the demo passes to prepare / infer exists there (train.py's are checked
     by the README test and the shipped-config test)."""
     commands = [s.command for s in demo.build_steps() if s.command]
-    assert len(commands) == 8
+    assert len(commands) == 10
     for command in commands:
         args = shlex.split(command)[1:]
         if args[:2] == ["-m", "prepare"]:

@@ -57,8 +57,10 @@ def assets(tmp_path_factory):
 
 
 def common(assets, out: Path) -> list[str]:
+    # The synthetic "faces" here are drawn shapes no face detector finds: the whole-image
+    # path (faces=none); the per-face path has its own tests (test_faces_anywhere.py).
     return ["--out", str(out), f"checkpoint_path={assets['weights']}", f"img_size={IMG}",
-            "identity=false", "device=cpu"]
+            "identity=false", "device=cpu", "faces=none"]
 
 
 def run_cli(module, argv: list[str], capsys) -> tuple[int, str, str]:

@@ -139,3 +139,12 @@ def test_skip_warnings_do_not_cut_through_the_progress_bar(tmp_path):
     warnings = [line for line in lines if "skipping face002" in line]
     assert warnings and all(line.startswith("WARNING: skipping face002") for line in warnings), warnings
     assert "[ERROR" not in done.stderr and "[ WARN" not in done.stderr  # OpenCV's own lines
+
+
+def test_an_empty_validation_split_means_no_validation(tmp_path):
+    root = face_triplets(tmp_path / "faces", 4, size=32)
+    write_annotations(root, 0.0, seed=0)  # as prepare --val-fraction 0 writes it: val.csv empty
+    assert (root / "annotations" / "val.csv").read_text() == ""
+    trainer = SegmentationTrainer(Config.from_dict(tiny_settings(tmp_path, task="segm", root_dir=str(root),
+                                                                 img_size=32, depth=2)))
+    assert trainer.val_set is None and len(trainer.train_set) == 4

@@ -236,10 +236,12 @@ class Trainer:
     # --- data ----------------------------------------------------------------------------
     def annotation_files(self) -> tuple[Path | None, Path | None]:
         """The train and validation CSVs ``train_anns`` / ``val_anns`` name under ``root_dir``
-        (None: use every example / no validation split)."""
+        (None: use every example / no validation split; an empty validation CSV is none)."""
         root, cfg = Path(self.cfg.root_dir), self.cfg
-        return (resolve_annotations(root, cfg.train_anns, "train_anns", TRAIN_ANNS),
-                resolve_annotations(root, cfg.val_anns, "val_anns", VAL_ANNS))
+        val = resolve_annotations(root, cfg.val_anns, "val_anns", VAL_ANNS)
+        if val is not None and not val.read_text(encoding="utf-8-sig").strip():
+            val = None  # an empty split (prepared with --val-fraction 0): no validation
+        return resolve_annotations(root, cfg.train_anns, "train_anns", TRAIN_ANNS), val
 
     def sampler(self, dataset: Dataset, shuffle: bool) -> DistributedSampler:
         # DistributedSampler also serves a single process: its shuffle depends only on
