@@ -42,6 +42,8 @@ KEYS: dict[str, Key] = {
     "img_size": Key("int", 512, "square side every image is resized to; inference: unless set, "
                     "each model runs at the size it was trained at"),
     "flip": Key("bool", True, "random horizontal flips during training"),
+    "augment": Key("str", "none", "training: none; shape: random scale, rotation and shift; full: and "
+                   "colour, blur and noise changes (trainers/augment.py)", ("none", "shape", "full")),
     "cache_images": Key("bool", False,
                         "decode and resize the whole dataset once, before training, and keep "
                         "it in memory (uint8; DataLoader workers share it)"),
@@ -91,6 +93,10 @@ KEYS: dict[str, Key] = {
     "lambda_rc": Key("float", 100.0, "weight of the reconstruction term (SmoothL1 + 1-SSIM)"),
     "lambda_per": Key("float", 10.0, "weight of the perceptual (or feature-matching) term"),
     "lambda_dice": Key("float", 1.0, "segm: weight of the Dice term next to BCE"),
+    "hole_weight": Key("float", 0.0, "extra weight of the L1 error inside the mask in the reconstruction "
+                       "term (outside it the composite keeps the input anyway)"),
+    "perceptual_weights": Key("str?", None, "a local VGG19 ImageNet weights file (torchvision's "
+                              "vgg19-dcbb9e9d.pth) for the perceptual term, instead of the torch cache"),
     "real_label": Key("float", 0.9, "LSGAN target for real images (label smoothing)"),
     "fake_label": Key("float", 0.1, "LSGAN target for generated images"),
     "perceptual": Key("str", "auto", "auto: VGG19 ImageNet features, or discriminator feature "

@@ -89,6 +89,17 @@ class Region:
         crop, _ = crop_square(image, *self.centre, self.width)
         return resize_image(crop, size)
 
+    def visible(self, shape: tuple[int, ...]):
+        """The part of this region inside an image of ``shape``: ``((top, bottom, left, right)
+        in the image, (rows, cols) slices of the region)``, or None when nothing of it is inside."""
+        height, width = shape[:2]
+        left, top = max(self.x0, 0), max(self.y0, 0)
+        right, bottom = min(self.x0 + self.width, width), min(self.y0 + self.height, height)
+        if left >= right or top >= bottom:
+            return None
+        return (top, bottom, left, right), (slice(top - self.y0, bottom - self.y0),
+                                            slice(left - self.x0, right - self.x0))
+
     def cut_mask(self, mask: np.ndarray) -> np.ndarray:
         """This region of an ``(H,W)`` bool mask, at the input's resolution."""
         return mask if not self.is_face else crop_square(mask, *self.centre, self.width)[0]

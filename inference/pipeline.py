@@ -153,14 +153,17 @@ class MaskReconstructor:
 
     def segment(self, x: torch.Tensor, cuts: Sequence[np.ndarray] | None = None) -> torch.Tensor:
         """Cleaned masks ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate) for the
-        prepared batch ``x`` ``(B,3,S,S)``. A segmenter trained at another side sees the
-        ``cuts`` resized to its side, and its probabilities are resized to ``S``."""
+        prepared batch ``x`` ``(B,3,S,S)``; see ``segment_probabilities``."""
+        return clean_mask(self.segment_probabilities(x, cuts), **self.morphology)
+
+    def segment_probabilities(self, x: torch.Tensor,
+                              cuts: Sequence[np.ndarray] | None = None) -> torch.Tensor:
+        """Mask probabilities ``(B,1,S,S)`` for the prepared batch ``x``. A segmenter trained at
+        another side sees the ``cuts`` resized to its side; its probabilities are resized to ``S``."""
         if self.segm_size != self.img_size and cuts is not None:
             prob = self.probabilities(self.prepare(cuts, self.segm_size))
-            prob = F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        else:
-            prob = self.probabilities(x)
-        return clean_mask(prob, **self.morphology)
+            return F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.probabilities(x)
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor,
                  audio: torch.Tensor | None = None) -> torch.Tensor:
@@ -232,6 +235,16 @@ class MaskReconstructor:
         return masks * keep
 
 
+def full_resolution(region: Region, mask: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
+    """A region's ``(1,S,S)`` {0,1} model-side mask at the resolution of the input of ``shape``,
+    the part of it inside the image (``Region.visible``; the region must reach into it):
+    bilinear, then 0.5, so the outline stays smooth."""
+    inside = region.visible(shape)[1]
+    up = F.interpolate(mask[None].float(), size=(region.height, region.width), mode="bilinear",
+                       align_corners=False)[0, 0] > 0.5
+    return up[inside].cpu().numpy()
+
+
 def paste(result: Reconstruction, region: Region, generated: torch.Tensor, mask: torch.Tensor,
           truth_mask: np.ndarray | None = None, feather: float = 0.0) -> None:
     """Paste one region's generated face into ``result`` (in place), at full resolution.
@@ -246,21 +259,16 @@ def paste(result: Reconstruction, region: Region, generated: torch.Tensor, mask:
         feather: model pixels inside the mask's edge over which the face is blended with the
             input (0: a hard edge). Outside the mask every pixel stays the input's.
     """
-    height, width = result.image.shape[:2]
-    left, top = max(region.x0, 0), max(region.y0, 0)
-    right, bottom = min(region.x0 + region.width, width), min(region.y0 + region.height, height)
-    if left >= right or top >= bottom:
+    shown = region.visible(result.image.shape)
+    if shown is None:
         return
-    inside = (slice(top - region.y0, bottom - region.y0), slice(left - region.x0, right - region.x0))
+    (top, bottom, left, right), inside = shown
     size = (region.height, region.width)
     face = F.interpolate(generated[None], size=size, mode="bilinear", align_corners=False)[0]
     face = (face[(slice(None), *inside)].clamp(0, 1) * 255).round_().to(torch.uint8)
     face = face.permute(1, 2, 0).cpu().numpy()
-    if truth_mask is not None:
-        m = truth_mask[top:bottom, left:right]
-    else:
-        m = (F.interpolate(mask[None].float(), size=size, mode="bilinear", align_corners=False)[0, 0]
-             > 0.5)[inside].cpu().numpy()
+    m = (truth_mask[top:bottom, left:right] if truth_mask is not None
+         else full_resolution(region, mask, result.image.shape))
     target = result.image[top:bottom, left:right]
     pixels = feather * region.width / generated.shape[-1]
     if pixels >= 1 and m.any():

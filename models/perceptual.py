@@ -39,15 +39,18 @@ def vgg19_weights_file() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
-def load_vgg19_imagenet() -> dict[str, torch.Tensor]:
-    """The VGG19 ImageNet state dict from the torch cache, downloading it once if needed.
+def load_vgg19_imagenet(path: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """The VGG19 ImageNet state dict: from ``path`` when given (checked), else from the torch
+    cache, downloading it once if needed.
 
-    Raises ``PerceptualUnavailable`` (one line, with the fix) when it is neither cached
-    nor downloadable. Never falls back to random weights.
+    Raises ``PerceptualUnavailable`` (one line, with the fix) when it cannot be had.
+    Never falls back to random weights.
     """
     from torchvision.models import VGG19_Weights
 
     weights = VGG19_Weights.IMAGENET1K_V1
+    if path is not None:
+        return _local_vgg19(Path(path), weights.url)
     target = vgg19_weights_file()
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # fail fast offline instead of hanging
@@ -58,6 +61,21 @@ def load_vgg19_imagenet() -> dict[str, torch.Tensor]:
         raise PerceptualUnavailable(reason[:120], weights.url, target) from None
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def _local_vgg19(path: Path, url: str) -> dict[str, torch.Tensor]:
+    """A VGG19 state dict from a file, refused in one line unless it is one."""
+    if not path.is_file():
+        raise PerceptualUnavailable(f"perceptual_weights={path} is not a file", url, path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - damaged bytes make the unpickler raise anything
+        raise PerceptualUnavailable(f"{path} cannot be read ({type(err).__name__})", url, path) from None
+    expected = {f"features.{i}.weight" for i in (0, 2, 5, 7, 10, 12, 14, 16, 19, 21)}
+    if not isinstance(state, dict) or not expected <= set(state) or \
+            tuple(state["features.0.weight"].shape) != (64, 3, 3, 3):
+        raise PerceptualUnavailable(f"{path} is not a VGG19 state dict", url, path)
+    return state
 
 
 class PerceptualNet(nn.Module):
@@ -80,9 +98,10 @@ class PerceptualNet(nn.Module):
         self.eval()
 
     @classmethod
-    def pretrained(cls) -> PerceptualNet:
+    def pretrained(cls, path: str | Path | None = None) -> PerceptualNet:
+        """With the ImageNet weights (``path``: a local file of them; None: the torch cache)."""
         net = cls()
-        state = load_vgg19_imagenet()
+        state = load_vgg19_imagenet(path)
         # Our slices are numbered 0..3 and hold features[a:b]; map "features.N.*" onto them.
         mapped = {}
         for key, value in state.items():

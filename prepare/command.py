@@ -40,6 +40,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="redo examples that are already finished")
     p.add_argument("--shard", default="0/1", help="I/N: handle only every N-th input starting at I (0-based)")
     p.add_argument("--min-face", type=int, default=64, help="skip faces narrower than this (pixels)")
+    p.add_argument("--variants", type=int, default=1, help="masks drawn per photo, each its own style "
+                   "(NAME, NAME_v2, ...; one photo's variants share its train/val split)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -56,7 +58,7 @@ def _options(args: argparse.Namespace) -> PrepareOptions:
                           texture=None if args.texture == "none" else args.texture, seed=args.seed,
                           val_fraction=args.val_fraction, workers=args.workers, crop=args.crop,
                           all_faces=args.all_faces, overwrite=args.overwrite, shard=(index, count),
-                          min_face=args.min_face, progress=not args.quiet)
+                          min_face=args.min_face, variants=args.variants, progress=not args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from prepare.options import MIN_IMAGE_SIDE, PrepareOptions
 from prepare.report import ItemResult
 
 OUTPUT_EXT = ".png"  # lossless for all three: masks must stay exact, images not re-compressed
+VARIANT_MARK = "_v"  # NAME_v2, NAME_v3, ...: more masks drawn on the same photo (--variants)
 
 
 def output_paths(root: Path, name: str) -> tuple[Path, Path, Path]:
@@ -38,8 +39,15 @@ def split_hash(name: str, seed: int) -> float:
 
 
 def split_of(name: str, seed: int, val_fraction: float) -> str:
-    """"val" or "train", from ``split_hash``."""
-    return "val" if split_hash(name, seed) < val_fraction else "train"
+    """"val" or "train", from ``split_hash`` of the photo's name: the variants of one photo
+    (``NAME_v2``, ...) share its split, so no face is both trained and validated on."""
+    return "val" if split_hash(source_name(name), seed) < val_fraction else "train"
+
+
+def source_name(name: str) -> str:
+    """``NAME_v3`` -> ``NAME``: the photo an example was made from."""
+    stem, mark, number = name.rpartition(VARIANT_MARK)
+    return stem if mark and number.isdigit() else name
 
 
 def rng_for(name: str, seed: int) -> np.random.Generator:
@@ -110,13 +118,39 @@ def prepare_one(source: Path, name: str, root: Path, options: PrepareOptions) ->
         return result
 
 
+def _draw_views(image: np.ndarray, chosen: list[Face], name: str, suffix: str, style: MaskStyle,
+                rng: np.random.Generator, options: PrepareOptions,
+                result: ItemResult) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(output name, clean, masked, mask)`` of one mask style on the chosen faces: the
+    image itself (``--crop none``), or one crop per face; MaskFitError when the first fails."""
+    if options.crop == "none":
+        masked, mask = _masked_views(image, [f.landmarks for f in chosen], style, rng, result)
+        return [(name + suffix, image, masked, mask)]
+    views = []
+    for k, face in enumerate(chosen):
+        cx, cy, side = crop_box(face.landmarks)
+        crop, origin = crop_square(image, cx, cy, side)
+        clean = resize_image(crop, options.size)
+        others = _faces_in_crop([f for f in chosen if f is not face], origin, side, options.size)
+        own = (face.landmarks - origin) * (options.size / side)
+        try:
+            masked, mask = _masked_views(clean, [own, *others], style, rng, result)
+        except MaskFitError:
+            if k == 0:
+                raise
+            continue  # another face's crop: best effort
+        views.append(((name if k == 0 else f"{name}_face{k + 1}") + suffix, clean, masked, mask))
+    return views
+
+
 def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
                  result: ItemResult) -> ItemResult:
     def skip(reason: str, detail: str = "") -> ItemResult:
         result.status, result.reason, result.detail = "skipped", reason, detail
         return result
 
-    if not options.overwrite and all(p.is_file() for p in output_paths(root, name)):
+    names = [name] + [f"{name}{VARIANT_MARK}{v + 1}" for v in range(1, options.variants)]
+    if not options.overwrite and all(p.is_file() for n in names for p in output_paths(root, n)):
         result.status = "exists"
         return result
     if source.suffix.lower() not in IMAGE_EXTS:
@@ -147,30 +181,20 @@ def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
     chosen = fit_landmarks(image, big if options.all_faces else big[:1])
     clock.lap("landmarks")
 
-    rng = rng_for(name, options.seed)
-    style = random_style(rng, options.mask_type, options.color, options.texture)
-    result.texture = style.texture or ""
     views = []  # (output name, clean, masked, mask)
-    try:
-        if options.crop == "none":
-            masked, mask = _masked_views(image, [f.landmarks for f in chosen], style, rng, result)
-            views.append((name, image, masked, mask))
-        else:
-            for k, face in enumerate(chosen):
-                cx, cy, side = crop_box(face.landmarks)
-                crop, origin = crop_square(image, cx, cy, side)
-                clean = resize_image(crop, options.size)
-                others = _faces_in_crop([f for f in chosen if f is not face], origin, side, options.size)
-                own = (face.landmarks - origin) * (options.size / side)
-                try:
-                    masked, mask = _masked_views(clean, [own, *others], style, rng, result)
-                except MaskFitError:
-                    if k == 0:
-                        raise
-                    continue  # another face's crop: best effort
-                views.append((name if k == 0 else f"{name}_face{k + 1}", clean, masked, mask))
-    except MaskFitError as err:
-        return skip("mask_fit", str(err))
+    for variant in range(options.variants):
+        # Variant 0 draws from the example's own generator (as without --variants), the
+        # others from their own, so adding variants leaves the first one as it was.
+        suffix = "" if variant == 0 else f"{VARIANT_MARK}{variant + 1}"
+        rng = rng_for(name + suffix, options.seed)
+        style = random_style(rng, options.mask_type, options.color, options.texture)
+        if variant == 0:
+            result.texture = style.texture or ""
+        try:
+            views += _draw_views(image, chosen, name, suffix, style, rng, options, result)
+        except MaskFitError as err:
+            if variant == 0:
+                return skip("mask_fit", str(err))
     clock.lap("draw")
 
     for out_name, clean, masked, mask in views:

@@ -21,7 +21,9 @@ class PrepareOptions:
     [--color HEX]; ``texture``: one of ``TEXTURES``, "random" or None [--texture];
     ``crop``: "face" (square crop around each face, like CelebA-HQ) or "none" (the image
     is already a face crop: mirrored to a square if needed, resized) [--crop];
-    ``shard``: (I, N) handles only inputs I, I+N, I+2N, ... of the sorted list [--shard I/N].
+    ``shard``: (I, N) handles only inputs I, I+N, I+2N, ... of the sorted list [--shard I/N];
+    ``variants``: masks drawn per photo, each a style of its own (``NAME``, ``NAME_v2``, ...)
+    [--variants].
     """
 
     size: int = 512
@@ -36,6 +38,7 @@ class PrepareOptions:
     overwrite: bool = False
     shard: tuple[int, int] = (0, 1)
     min_face: int = 64
+    variants: int = 1
     progress: bool = True
 
     def check(self) -> None:
@@ -50,6 +53,8 @@ class PrepareOptions:
                                f"got {self.texture}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise PrepareError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        if self.variants < 1:
+            raise PrepareError(f"--variants must be at least 1, got {self.variants}")
         if self.workers < 1:
             raise PrepareError(f"--workers must be at least 1, got {self.workers}")
         if self.crop not in ("face", "none"):

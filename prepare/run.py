@@ -33,7 +33,15 @@ from datasets.layout import (
     read_frames_csv,
     write_frames_csv,
 )
-from prepare.example import OUTPUT_EXT, detail_of, output_paths, prepare_one, split_hash, split_of
+from prepare.example import (
+    OUTPUT_EXT,
+    detail_of,
+    output_paths,
+    prepare_one,
+    source_name,
+    split_hash,
+    split_of,
+)
 from prepare.options import PrepareError, PrepareOptions
 from prepare.report import ItemResult, PrepareSummary, write_report
 
@@ -70,7 +78,8 @@ def write_annotations(root: Path, val_fraction: float, seed: int) -> tuple[int, 
                 names.append(name)
     splits = {n: split_of(n, seed, val_fraction) for n in names}
     if val_fraction > 0 and len(names) >= 2 and "val" not in splits.values():
-        splits[min(names, key=lambda n: split_hash(n, seed))] = "val"
+        first = min((source_name(n) for n in names), key=lambda n: split_hash(n, seed))
+        splits.update({n: "val" for n in names if source_name(n) == first})
     rows: dict[str, list] = {"train": [], "val": []}
     for index, name in enumerate(names):
         _, masked, binary = output_paths(root, name)

@@ -60,7 +60,7 @@ def main() -> None:
     from models import PerceptualNet, PerceptualUnavailable
     from trainers import ReconstructionTrainer
 
-    def offline():  # no download attempt: use the feature-matching fallback
+    def offline(path=None):  # no download attempt: use the feature-matching fallback
         raise PerceptualUnavailable("offline test", "https://example.invalid/vgg19.pth", Path("vgg19.pth"))
 
     PerceptualNet.pretrained = staticmethod(offline)

@@ -14,7 +14,7 @@ import pytest
 from helpers_prepare import astronaut
 from PIL import Image
 
-from core.images import load_image, load_mask
+from core.images import load_image, load_mask, write_image
 from datasets.reconstruction import ReconstructionDataset
 from datasets.segmentation import SegmentationDataset
 from prepare.command import main
@@ -170,3 +170,26 @@ def test_largest_face_by_default_every_face_with_all_faces(tmp_path):
     crops = prepare_images(src, tmp_path / "crops", OPTIONS, all_faces=True)
     assert crops.results[0].outputs == 2
     assert all(p.is_file() for p in output_paths(tmp_path / "crops", "pair_face2"))
+
+
+def test_variants_draw_several_masks_per_photo_in_one_split(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(4):
+        write_image(src / f"p{k}.png", np.ascontiguousarray(astronaut(512)[:, ::(-1) ** k]))
+    one = prepare_images(src, tmp_path / "one", OPTIONS, crop="none", mask_type="random", val_fraction=0.5,
+                         size=512)
+    three = prepare_images(src, tmp_path / "three", OPTIONS, crop="none", mask_type="random",
+                           val_fraction=0.5, variants=3, size=512)
+    assert one.count("done") == three.count("done") == 4
+    for k in range(4):
+        names = [f"p{k}", f"p{k}_v2", f"p{k}_v3"]
+        masks = [load_mask(output_paths(tmp_path / "three", n)[2]) for n in names]
+        assert not np.array_equal(masks[0], masks[1]) or not np.array_equal(masks[1], masks[2])
+        # the first variant is what a run without --variants draws
+        assert np.array_equal(masks[0], load_mask(output_paths(tmp_path / "one", f"p{k}")[2]))
+    annotations = tmp_path / "three" / "annotations"
+    splits = {split: (annotations / f"{split}.csv").read_text() for split in ("train", "val")}
+    for k in range(4):
+        homes = [split for split, text in splits.items() if f"p{k}_masked" in text or f"p{k}_v" in text]
+        assert len(homes) == 1, f"p{k}'s variants are in one split"

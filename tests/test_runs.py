@@ -108,7 +108,7 @@ def test_resuming_a_finished_run_says_so(roots, tmp_path):
 def test_offline_perceptual_default_falls_back_with_how_to_get_vgg(roots, tmp_path, monkeypatch):
     from models import PerceptualNet, PerceptualUnavailable
 
-    def offline():
+    def offline(path=None):
         raise PerceptualUnavailable("no network", "https://example.invalid/vgg19.pth",
                                     Path("/cache/vgg19.pth"))
 

@@ -48,6 +48,7 @@ from core.images import grid, tensor_to_image, write_image
 from datasets.base import collate_skip_broken
 from datasets.layout import TRAIN_ANNS, VAL_ANNS, resolve_annotations
 from stages import Stage
+from trainers.augment import augment
 from trainers.distributed import (
     DistContext,
     any_rank,
@@ -190,15 +191,14 @@ class Trainer:
             out[key] = value
         return out
 
-    def flip_batch(self, batch: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-        """Mirror a random half of the batch left-right (same flip for all ``keys``)."""
-        if not self.cfg.flip:
+    def augment_batch(self, batch: dict[str, Any], image_keys: tuple[str, ...],
+                      mask_keys: tuple[str, ...] = ("mask",)) -> dict[str, Any]:
+        """The device batch with ``flip`` and ``augment`` applied (``trainers.augment``): the
+        same draw for every key of a sample."""
+        if not self.cfg.flip and self.cfg.augment == "none":
             return batch
-        n = batch[keys[0]].shape[0]
-        flip = (torch.rand(n, generator=self.augmentation_rng()) < 0.5).to(self.device).view(n, 1, 1, 1)
-        for key in keys:
-            batch[key] = torch.where(flip, batch[key].flip(-1), batch[key])
-        return batch
+        return augment(batch, image_keys, mask_keys, self.cfg.augment, self.cfg.flip,
+                       self.augmentation_rng())
 
     def augmentation_rng(self) -> torch.Generator:
         """This step's augmentation randomness: a function of (seed, rank, iteration) only, so

@@ -84,7 +84,7 @@ class ReconstructionTrainer(Trainer):
         if mode == "none" or self.cfg.lambda_per == 0:
             return None
         try:
-            net = PerceptualNet.pretrained()
+            net = PerceptualNet.pretrained(self.cfg.perceptual_weights)
         except PerceptualUnavailable as err:
             if mode == "vgg":
                 raise
@@ -116,6 +116,11 @@ class ReconstructionTrainer(Trainer):
         terms["adv_D"] = self.adversarial(fake_whole, real=True)
         terms["adv_D2"] = self.adversarial(fake_mask, real=True)
         terms["rec"] = F.smooth_l1_loss(out.float(), gt) + self.ssim_loss(out.float(), gt)
+        if self.cfg.hole_weight:
+            # The composite keeps the input outside the mask: what G paints there is never
+            # seen, so the inside of the mask gets this much more of the reconstruction loss.
+            hole = masked_l1(out.float(), gt, m).nan_to_num(0.0).mean()
+            terms["rec"] = terms["rec"] + self.cfg.hole_weight * hole.float()
         if self.perceptual is not None:
             with self.autocast():
                 terms["per"] = self.perceptual(comp, gt)
@@ -129,7 +134,7 @@ class ReconstructionTrainer(Trainer):
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         cfg = self.cfg
-        batch = self.flip_batch(self.to_device(batch), ("image", "masked", "mask"))
+        batch = self.augment_batch(self.to_device(batch), ("image", "masked"))
         gt, masked, m = batch["image"], batch["masked"], batch["mask"]
         G, D, D2 = self.train_models["G"], self.train_models["D"], self.train_models["D2"]
         opt = self.optimizers

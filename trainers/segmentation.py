@@ -37,7 +37,7 @@ class SegmentationTrainer(Trainer):
         self.dice_loss = DiceLoss()
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
-        batch = self.flip_batch(self.to_device(batch), ("masked", "mask"))
+        batch = self.augment_batch(self.to_device(batch), ("masked",))
         model, opt = self.train_models["model"], self.optimizers["model"]
         with self.autocast():
             logits = model(batch["masked"])

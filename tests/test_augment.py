@@ -1,0 +1,79 @@
+"""Training-batch augmentation (``trainers.augment``), the in-mask reconstruction weight and a
+local VGG19 file for the perceptual term."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import tiny_settings
+from synthetic import face_triplets
+
+from configs import Config
+from datasets.base import collate_skip_broken
+from models.perceptual import PerceptualNet, PerceptualUnavailable
+from trainers import ReconstructionTrainer
+from trainers.augment import augment
+
+
+def batch(n: int = 4, side: int = 32) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(3)
+    truth = torch.rand(n, 3, side, side, generator=gen)
+    mask = torch.zeros(n, 1, side, side)
+    mask[:, :, side // 2:, side // 4: 3 * side // 4] = 1
+    masked = truth * (1 - mask) + torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1) * mask
+    return {"image": truth, "masked": masked, "mask": mask}
+
+
+@pytest.mark.parametrize("mode", ["shape", "full"])
+def test_a_sample_keeps_its_images_and_mask_aligned(mode):
+    before = batch()
+    after = augment(before, ("image", "masked"), ("mask",), mode, True, torch.Generator().manual_seed(0))
+    assert not torch.equal(after["masked"], before["masked"]), "something changed"
+    assert set(after["mask"].unique().tolist()) <= {0.0, 1.0}
+    # Away from the mask's edge the masked face still equals its ground truth, and inside the
+    # mask it still shows the mask's colour: the three moved together.
+    m = after["mask"]
+    inner = -torch.nn.functional.max_pool2d(-m, 5, 1, 2)
+    outer = 1 - torch.nn.functional.max_pool2d(m, 5, 1, 2)
+    differs = (after["masked"] - after["image"]).abs().amax(1, keepdim=True) > 0.02
+    assert differs[outer.bool()].float().mean() < 0.01
+    if mode == "shape":
+        assert (after["masked"] - torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1)).abs()[
+            inner.expand(-1, 3, -1, -1).bool()].max() < 0.02
+
+
+def test_the_same_seed_draws_the_same_changes():
+    a = augment(batch(), ("image", "masked"), ("mask",), "full", True, torch.Generator().manual_seed(5))
+    b = augment(batch(), ("image", "masked"), ("mask",), "full", True, torch.Generator().manual_seed(5))
+    c = augment(batch(), ("image", "masked"), ("mask",), "full", True, torch.Generator().manual_seed(6))
+    assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["masked"], c["masked"])
+
+
+def test_hole_weight_adds_the_in_mask_error(tmp_path):
+    root = face_triplets(tmp_path / "faces", 2, size=32)
+    terms = {}
+    for weight in (0.0, 6.0):
+        cfg = Config.from_dict(tiny_settings(tmp_path / str(weight), task="facemask", root_dir=str(root),
+                                             img_size=32, depth=2, hole_weight=weight))
+        trainer = ReconstructionTrainer(cfg)
+        b = trainer.to_device(collate_skip_broken([trainer.train_set[i] for i in range(2)]))
+        out = torch.zeros_like(b["image"])  # wrong everywhere, inside the mask too
+        terms[weight] = float(trainer.generator_loss_terms(out, out, b)["rec"])
+    in_mask = float(((torch.zeros_like(b["image"]) - b["image"]).abs() * b["mask"]).sum()
+                    / (b["mask"].sum() * 3))
+    assert terms[6.0] - terms[0.0] == pytest.approx(6.0 * in_mask, rel=0.05)
+
+
+def test_a_local_vgg19_file_is_used_and_checked(tmp_path):
+    from torchvision.models import vgg19
+
+    good = tmp_path / "vgg19.pth"
+    torch.save(vgg19(weights=None).state_dict(), good)
+    net = PerceptualNet.pretrained(good)
+    assert torch.equal(net.slices[0][0].weight, torch.load(good, weights_only=True)["features.0.weight"])
+    bad = tmp_path / "other.pth"
+    torch.save({"weight": torch.zeros(3)}, bad)
+    with pytest.raises(PerceptualUnavailable, match="not a VGG19 state dict"):
+        PerceptualNet.pretrained(bad)
+    with pytest.raises(PerceptualUnavailable, match="is not a file"):
+        PerceptualNet.pretrained(tmp_path / "missing.pth")
