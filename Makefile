@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo lint clean
+.PHONY: setup test demo app lint clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,10 @@ test: setup
 
 demo: setup
 	$(PY) demo.py
+
+# The local web page (http://127.0.0.1:7860); ARGS="--port 8000" and config overrides pass through.
+app: setup
+	$(PY) app.py $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

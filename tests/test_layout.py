@@ -11,9 +11,9 @@ from pathlib import Path
 
 from conftest import ROOT
 
-PACKAGES = ("benchmarks", "configs", "core", "datasets", "demos", "inference", "losses", "metrics",
+PACKAGES = ("benchmarks", "configs", "core", "datasets", "demos", "inference", "losses", "metrics", "webapp",
             "models", "prepare", "stages", "trainers")
-SCRIPTS = ("train.py", "infer.py", "infer_jpgs.py", "demo.py")
+SCRIPTS = ("train.py", "infer.py", "infer_jpgs.py", "demo.py", "app.py")
 
 
 def python_files() -> list[Path]:
