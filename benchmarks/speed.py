@@ -17,7 +17,10 @@ In one run on one machine, per image (run by hand; prints Markdown tables, write
 - OpenCV Telea and Navier-Stokes and scikit-image biharmonic inpainting on the same images
   and masks;
 - one training step per image: segmentation, and facemask with both discriminators and the
-  VGG19 perceptual net (random weights here: the same cost as the ImageNet ones).
+  VGG19 perceptual net (random weights here: the same cost as the ImageNet ones);
+- on the CPU, the two backends of the same pipeline: torch against onnxruntime running the
+  exported ONNX networks (``backend=onnxruntime``), same images, at 256 and 512 px
+  (``--backends-only`` measures just this).
 
 Models have the default architectures of ``configs/segm.yaml`` and ``configs/facemask.yaml``
 with random weights (the speed does not depend on the values). Every time is the fastest
@@ -84,6 +87,7 @@ class Plan:
     train_sizes: list[int] = field(default_factory=lambda: [256, 512])
     train_batch: int = 2
     train_repeats: int = 3
+    backend_batch: int = 4
 
 
 QUICK = Plan(batches=[1, 4], repeats=3, flat_repeats=1, train_sizes=[256], train_repeats=2)
@@ -283,7 +287,40 @@ def measure_training(kind: str, size: int, batch: int, repeats: int, device: tor
     return {"seconds": seconds / batch, "peak MB": memory.mb}
 
 
+def measure_backends(size: int, batch: int, repeats: int, work: Path) -> dict[str, dict[str, float]]:
+    """End to end per image: the pipeline with torch, and with the same networks exported to
+    ONNX and run by onnxruntime (the two take turns, as in ``measure_pipelines``)."""
+    from inference.export import write_onnx
+    from inference.onnx_backend import OnnxNetwork
+    from inference.weights import LoadedModel
+    from stages import RECONSTRUCTION, SEGMENTATION
+
+    segmenter, generator = default_models()
+    files = []
+    for stage, model in ((SEGMENTATION, segmenter), (RECONSTRUCTION, generator)):
+        path = work / f"{stage.name}_{size}.onnx"
+        write_onnx(path, LoadedModel(model, path, None, size), stage, size)
+        files.append(OnnxNetwork(path, torch.get_num_threads()))
+    pipelines = {"torch": reconstructor(size, torch.device("cpu")),
+                 "onnxruntime": MaskReconstructor(*files, size, "cpu")}
+    return measure_pipelines(pipelines, batch, repeats, torch.device("cpu"))
+
+
 # --- the run ---------------------------------------------------------------------------------
+
+def run_backends(plan: Plan, device: torch.device, log=print) -> dict:
+    """The torch / onnxruntime comparison alone (``--backends-only``)."""
+    results: dict = {"plan": asdict(plan), "device": describe(device), "load_average": [load_average()],
+                     "backends": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in plan.sizes:
+            results["backends"][size] = measure_backends(size, plan.backend_batch, plan.repeats, Path(tmp))
+            r = results["backends"][size]
+            log(f"backends {size} px: torch {1000 * r['torch']['end to end']:.0f} ms, onnxruntime "
+                f"{1000 * r['onnxruntime']['end to end']:.0f} ms per image")
+    results["load_average"].append(load_average())
+    return results
+
 
 def run(plan: Plan, device: torch.device, log=print) -> dict:
     """Measure everything in ``plan``; returns all the numbers (what the JSON holds)."""
@@ -343,6 +380,8 @@ def run(plan: Plan, device: torch.device, log=print) -> dict:
                 results["training"][f"{kind}/{size}"] = r
                 log(f"training {kind} {size} px: {r['seconds']:.2f} s/image")
 
+    if device.type == "cpu":
+        results["backends"] = run_backends(plan, device, log)["backends"]
     results["matmul GFLOP/s"].append(matmul_gflops(device, matmul_dtype))
     results["load_average"].append(load_average())
     results["summary"] = summarise(results, plan)
@@ -397,7 +436,23 @@ def ms(seconds: float) -> str:
     return f"{1000 * seconds:,.1f}" if seconds < 10 else f"{1000 * seconds:,.0f}"
 
 
+def report_backends(results: dict) -> list[str]:
+    lines = ["", f"**Backends** (the same pipeline and images, batch {results['plan']['backend_batch']}, "
+             "default models; torch with its fast path, onnxruntime on the exported ONNX networks, "
+             "CPU, the same thread count)", "",
+             "| size | torch end to end (ms) | onnxruntime end to end (ms) | onnxruntime / torch time |",
+             "|---:|---:|---:|---:|"]
+    for size, r in results["backends"].items():
+        t, o = r["torch"]["end to end"], r["onnxruntime"]["end to end"]
+        lines.append(f"| {size} | {ms(t)} | {ms(o)} | {o / t:.2f} |")
+    return lines
+
+
 def report(results: dict) -> str:
+    if "summary" not in results:  # --backends-only
+        d = results["device"]
+        return "\n".join([f"{d['name']} ({d['type']}), {d['threads']} torch threads, torch {d['torch']}",
+                          *report_backends(results)])
     plan, device, summary = results["plan"], results["device"], results["summary"]
     matmul = summary["matmul GFLOP/s"]
     loads = ", ".join("?" if v is None else f"{v:.2f}" for v in results["load_average"])
@@ -489,6 +544,9 @@ def report(results: dict) -> str:
         else:
             lines.append(f"| {kind} | {size} | {r['seconds']:.2f} | {r['peak MB']:,.0f} |")
 
+    if "backends" in results:
+        lines += report_backends(results)
+
     ours_gflops = results["GFLOPs"]["ours"][TARGET]["generator"]
     flat_gflops = results["GFLOPs"]["flat"][TARGET]["generator"]
     lines += ["",
@@ -517,6 +575,8 @@ def main() -> int:
     parser.add_argument("--flat-512", action="store_true",
                         help="also time the published topology at 512 px (about a minute and "
                              "several GB on a CPU) instead of extrapolating it by FLOPs")
+    parser.add_argument("--backends-only", action="store_true",
+                        help="only torch vs onnxruntime, at 256 and 512 px (CPU)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -525,7 +585,8 @@ def main() -> int:
     if args.flat_512:
         plan = replace(plan, flat_sizes=[*plan.flat_sizes, TARGET])
     started = time.time()
-    results = run(plan, device, log=lambda text: print(text, file=sys.stderr, flush=True))
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    results = run_backends(plan, torch.device("cpu"), log) if args.backends_only else run(plan, device, log)
     results["wall seconds"] = time.time() - started
     out = args.out or ROOT / "results" / f"speed_{device.type}_{time.strftime('%Y%m%d_%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

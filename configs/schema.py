@@ -112,8 +112,13 @@ KEYS: dict[str, Key] = {
     "win_ms": Key("float", 25.0, "spectrogram analysis (Hann) window in milliseconds"),
     "audio_dim": Key("int", 128, "audio embedding size"),
     # --- inference ---------------------------------------------------------------------
-    "segm_weights": Key("str?", None, "segmenter checkpoint (none: newest in checkpoint_path)"),
-    "recon_weights": Key("str?", None, "generator checkpoint (none: newest in checkpoint_path)"),
+    "segm_weights": Key("str?", None, "segmenter checkpoint, or an exported folder / .safetensors file "
+                        "(export.py) (none: newest in checkpoint_path)"),
+    "recon_weights": Key("str?", None, "generator checkpoint, or an exported folder / .safetensors "
+                         "file (export.py) (none: newest in checkpoint_path)"),
+    "backend": Key("str", "torch", "what runs the two networks at inference: torch, or onnxruntime "
+                   "(CPU; the weights must be an exported folder with ONNX files: export.py --onnx)",
+                   ("torch", "onnxruntime")),
     "threshold": Key("float", 0.5, "probability above which a pixel is mask"),
     "erode_kernel": Key("int", 3, "side of the square erosion kernel (0: no erosion)"),
     "erode_iters": Key("int", 1, "erosion iterations"),

@@ -109,6 +109,9 @@ def options_from_config(cfg: Config, comparison: bool, ext: str) -> Options:
 def load_reconstructor(cfg: Config, timer: StageTimer, out: TextIO) -> tuple[MaskReconstructor, dict]:
     """Both models from their checkpoints, on the configured device; prints which files."""
     device = pick_device(cfg.device)
+    if cfg.backend == "onnxruntime" and device.type != "cpu":
+        print(f"note: backend=onnxruntime runs on the CPU (device={cfg.device} is for torch)", file=out)
+        device = pick_device("cpu")
     timer.sync = device.type == "cuda"
     with timer("load"):
         segm, recon = load_models(cfg)
@@ -120,7 +123,7 @@ def load_reconstructor(cfg: Config, timer: StageTimer, out: TextIO) -> tuple[Mas
             print(f"note: the {stage.title} model was trained at {loaded.trained_img_size} px and runs "
                   f"here at img_size={size}, as asked (leave img_size unset to use the trained size)",
                   file=out)
-    print(f"device: {device}", file=out)
+    print(f"device: {device}" + (" (onnxruntime)" if cfg.backend == "onnxruntime" else ""), file=out)
     if recon.audio_encoder is not None:
         print(f"audio conditioning: {recon.model.audio} (each frame hears "
               f"{recon.audio_encoder.features.window_s:g} s of the input's soundtrack)", file=out)

@@ -7,6 +7,10 @@ architecture recorded in its checkpoint (``specs``), so inference does not depen
 config matching the one used for training, and runs at the size it was trained at (the
 checkpoint's ``img_size``) unless ``img_size`` is set. Published bare state dicts (no
 ``specs``) are built from the config instead.
+
+An exported folder (``export.py``) or one of its ``.safetensors`` files loads the same way,
+from its model card, each file checked against the card's sha256 first; with
+``backend=onnxruntime`` its ONNX files run instead (``inference.onnx_backend``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torch import nn
 
 from configs import Config
 from core.checkpoint import CheckpointError, find_latest, load_checkpoint, load_weights, model_state
+from core.exported import ENCODER_PREFIX, ExportError, is_exported, locate
 from models import AUDIO_ENCODER, AudioEncoder, build_model
 from stages import RECONSTRUCTION, SEGMENTATION, STAGES, Stage
 
@@ -52,8 +57,10 @@ def resolve_path(cfg: Config, stage: Stage) -> Path:
     given = getattr(cfg, stage.weights_config_key)
     if given:
         path = Path(given)
-        if not path.is_file():
-            raise CheckpointError(f"{stage.title} weights not found: {path}")
+        if not (path.is_file() or (path.is_dir() and is_exported(path))):
+            what = ("is a folder but not an exported model (no model_card.json)" if path.is_dir()
+                    else "not found")
+            raise CheckpointError(f"{stage.title} weights {what}: {path}")
         return path
     folder = Path(cfg.checkpoint_path)
     found = find_latest(folder, stage)
@@ -64,7 +71,7 @@ def resolve_path(cfg: Config, stage: Stage) -> Path:
     return found
 
 
-def _build(stage: Stage, spec: dict[str, Any] | None, cfg: Config, path: Path) -> nn.Module:
+def _build(stage: Stage, spec: dict[str, Any] | None, cfg: Config | None, path: Path) -> nn.Module:
     """The model described by a checkpoint's ``spec`` (or by the config when there is none)."""
     if spec is None:
         spec = {"base_channels": cfg.base_channels, "depth": cfg.depth, "arch": cfg.arch}
@@ -84,6 +91,10 @@ def load_model(cfg: Config, stage: Stage, path: Path | None = None) -> LoadedMod
     weights that do not fit the recorded architecture.
     """
     path = path or resolve_path(cfg, stage)
+    if cfg.backend == "onnxruntime":
+        return _load_onnx(stage, path)
+    if is_exported(path):
+        return _load_exported(stage, path)
     data = load_checkpoint(path)
     recorded = data.get("kind")
     if recorded is not None and recorded != stage.name:
@@ -103,6 +114,53 @@ def load_model(cfg: Config, stage: Stage, path: Path | None = None) -> LoadedMod
     return LoadedModel(model, path, int(iteration) if isinstance(iteration, int) else None,
                        config.get("img_size") if isinstance(config.get("img_size"), int) else None,
                        encoder)
+
+
+def _load_exported(stage: Stage, path: Path) -> LoadedModel:
+    """``stage``'s network from an exported folder or ``.safetensors`` file (sha256 checked)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    file, entry = locate(path, stage)
+    spec = {k: v for k, v in (entry.get("architecture") or {}).items() if k != "kind"}
+    model = _build(stage, spec, None, file)
+    try:
+        tensors = load_file(str(file))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ExportError(f"{file} cannot be read ({str(err).splitlines()[0]})") from None
+    own = {k: v for k, v in tensors.items() if not k.startswith(ENCODER_PREFIX)}
+    load_weights(model, own, file, f"{stage.title} model")
+    model.eval()
+    encoder = None
+    if getattr(model, "audio", "none") != "none":
+        spec = {k: v for k, v in (entry.get("audio_encoder") or {}).items() if k != "prefix"}
+        try:
+            encoder = build_model(AUDIO_ENCODER, spec)
+        except (TypeError, ValueError) as err:
+            raise ExportError(f"{file}: its card records an audio encoder this code cannot build "
+                              f"({err})") from None
+        load_weights(encoder, {k[len(ENCODER_PREFIX):]: v for k, v in tensors.items()
+                               if k.startswith(ENCODER_PREFIX)}, file, "audio encoder")
+        encoder.eval()
+    iterations = (entry.get("training") or {}).get("iterations")
+    size = entry.get("img_size")
+    return LoadedModel(model, file, iterations if isinstance(iterations, int) else None,
+                       size if isinstance(size, int) else None, encoder)
+
+
+def _load_onnx(stage: Stage, path: Path) -> LoadedModel:
+    """``stage``'s ONNX network from an exported folder (sha256 checked), for onnxruntime."""
+    import torch
+
+    from inference.onnx_backend import OnnxNetwork
+
+    if not is_exported(path):
+        raise ExportError(f"backend=onnxruntime runs exported models, and {path} is a training checkpoint: "
+                          "export it with 'python3 export.py --onnx ...' and pass the folder")
+    file, entry = locate(path, stage, "onnx")
+    size = entry.get("img_size")
+    return LoadedModel(OnnxNetwork(file, torch.get_num_threads()), file, None,
+                       size if isinstance(size, int) else None)
 
 
 def _audio_encoder(data: dict[str, Any], specs: dict[str, Any], path: Path, mode: str) -> AudioEncoder:

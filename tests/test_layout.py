@@ -13,7 +13,7 @@ from conftest import ROOT
 
 PACKAGES = ("benchmarks", "configs", "core", "datasets", "demos", "inference", "losses", "metrics", "webapp",
             "models", "prepare", "stages", "trainers")
-SCRIPTS = ("train.py", "infer.py", "infer_jpgs.py", "demo.py", "app.py")
+SCRIPTS = ("train.py", "infer.py", "infer_jpgs.py", "demo.py", "app.py", "export.py")
 
 
 def python_files() -> list[Path]:

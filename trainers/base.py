@@ -287,6 +287,9 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state()},
             "best_value": self.best_value,
             "config": self.cfg.to_dict(),
+            # What the model saw, for a model card (export.py): the counts are lost with the data.
+            "data": {"train_examples": len(self.train_set) if self.train_set is not None else None,
+                     "val_examples": len(self.val_set) if self.val_set is not None else None},
         }
         for name, model in self.models.items():
             payload[name] = model.state_dict()

@@ -1,0 +1,77 @@
+"""Export trained models to share or deploy: ``python3 export.py [--out DIR] [--onnx]``.
+
+Writes weights-only ``.safetensors`` files (the segmenter and the generator: no
+discriminators, optimizers or training state), a model card (``model_card.json`` and
+``model_card.md``: architecture, trained size, data, budget, validation scores, config,
+sha256 of every file) and, with ``--onnx``, both networks as ONNX. ``infer.py``,
+``infer_jpgs.py`` and ``app.py`` take the folder as ``--segm-weights DIR --recon-weights DIR``
+(``backend=onnxruntime`` runs the ONNX files).
+
+Examples::
+
+    python3 export.py --out exported/celeba
+    python3 export.py --segm-weights weights/segm-.../model_segm_25_500.pth \\
+        --recon-weights weights/facemask-.../model_25_125.pth --out exported/mine --onnx
+"""
+
+from __future__ import annotations
+
+import cli
+
+cli.use_project_venv()
+
+
+def build_parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Export the two trained models as safetensors with a model card (and ONNX).",
+        epilog="Without weights options, the newest run in checkpoint_path ('weights') is used.")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    parser.add_argument("--segm-weights", metavar="FILE", help="segmentation checkpoint")
+    parser.add_argument("--recon-weights", metavar="FILE", help="reconstruction checkpoint")
+    parser.add_argument("--out", metavar="DIR", help="the folder to write (default: exported/RUN, "
+                        "RUN the reconstruction checkpoint's run folder)")
+    parser.add_argument("--onnx", action="store_true", help="also write both networks as ONNX "
+                        "(opset 18, dynamic batch, the trained size)")
+    parser.add_argument("--half", action="store_true", help="store the safetensors weights as float16 "
+                        "(half the size; outputs differ from the float32 model by rounding)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing export in --out")
+    parser.add_argument("--config", default="predict", help="config name or YAML path (default: predict)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
+    from configs import load_config
+    from core.exported import CARD, ExportError
+    from inference.command import ERRORS
+    from inference.export import export
+    from inference.weights import resolve_path
+    from stages import RECONSTRUCTION, SEGMENTATION
+
+    args = build_parser().parse_intermixed_args(argv)
+    cli.setup_logging()
+    with cli.one_line_errors(*ERRORS):
+        flags = {"segm_weights": args.segm_weights, "recon_weights": args.recon_weights}
+        cfg = load_config(args.config, args.overrides, **{k: v for k, v in flags.items() if v})
+        segm, recon = resolve_path(cfg, SEGMENTATION), resolve_path(cfg, RECONSTRUCTION)
+        out = Path(args.out or Path("exported") / recon.parent.name)
+        if out.exists() and any(out.iterdir()) and not args.overwrite:
+            kind = "an export" if (out / CARD).is_file() else "files"
+            raise ExportError(f"{out} already holds {kind}; pass --overwrite or another --out")
+        card = export(segm, recon, out, onnx=args.onnx, cfg=cfg, half=args.half)
+        for entry in card["models"].values():
+            files = [entry] + ([entry["onnx"]] if entry.get("onnx") else [])
+            sizes = ", ".join(f"{f['file']} {f['bytes'] / 1e6:.2f} MB" for f in files)
+            ratio = entry["source_checkpoint"]["bytes"] / entry["bytes"]
+            checkpoint_mb = entry["source_checkpoint"]["bytes"] / 1e6
+            print(f"{entry['title']}: {sizes} (the checkpoint: {checkpoint_mb:.1f} MB, {ratio:.0f}x larger)")
+        print(f"wrote {out}/ (model card: {out / 'model_card.md'}); use it with "
+              f"'python3 infer.py --segm-weights {out} --recon-weights {out}'")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""Export trained models to share and deploy: weights-only safetensors, a model card, ONNX.
+
+``export(segm_checkpoint, recon_checkpoint, out)`` writes into ``out``:
+
+- ``segmentation.safetensors``, ``reconstruction.safetensors``: the networks inference runs
+  (the generator only: no discriminators, optimizers or random states; an audio-conditioned
+  generator with its audio encoder, under ``audio_encoder.``);
+- with ``onnx=True``, ``segmentation.onnx`` and ``reconstruction.onnx`` (dynamic batch, the
+  trained side); audio-conditioned generators are refused;
+- ``model_card.json`` and ``model_card.md``: per model the architecture, trained size,
+  stage, audio mode, training data and budget, validation metrics from the run, the config,
+  the sha256 of each file, and a note on the training data's licence.
+
+``infer.py``, ``infer_jpgs.py`` and ``app.py`` load the folder (``--segm-weights DIR``,
+``--recon-weights DIR``), checking each file's sha256 against the card first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from configs import Config
+from core.checkpoint import load_checkpoint
+from core.exported import CARD, CARD_FORMAT, CARD_MD, CARD_VERSION, ENCODER_PREFIX, ExportError, file_entry
+from core.files import atomic_path, write_text
+from inference.weights import LoadedModel, load_model
+from stages import RECONSTRUCTION, SEGMENTATION, Stage
+
+OPSET = 18
+FILE_NAMES = {SEGMENTATION.name: "segmentation", RECONSTRUCTION.name: "reconstruction"}
+LICENCE = ("These weights are derived from their training data ({root}). Before sharing or using "
+           "them, check that the data's licence allows it: CelebA, for one, is for non-commercial "
+           "research only, and a video of a person needs that person's consent.")
+
+
+def weights_file_tensors(loaded: LoadedModel, half: bool = False) -> dict[str, torch.Tensor]:
+    """The tensors of a model's safetensors file: its state dict, and its audio encoder's;
+    ``half``: floating-point tensors stored as float16 (half the size; loading casts back)."""
+    tensors = dict(loaded.model.state_dict())
+    if loaded.audio_encoder is not None:
+        tensors.update({ENCODER_PREFIX + k: v for k, v in loaded.audio_encoder.state_dict().items()})
+    out = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    return {k: v.half() if half and v.is_floating_point() else v for k, v in out.items()}
+
+
+def write_safetensors(path: Path, loaded: LoadedModel, stage: Stage, half: bool = False) -> None:
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file(weights_file_tensors(loaded, half), str(tmp), metadata={"stage": stage.name})
+
+
+class _Segmenter(nn.Module):
+    """``image (B,3,S,S) in [0,1]`` -> ``logits (B,1,S,S)``: the graph ONNX records."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model(image)
+
+
+class _Generator(nn.Module):
+    """``image (B,3,S,S), mask (B,1,S,S)`` -> ``face (B,3,S,S)``, the generator's raw output."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model(image, mask, None)
+
+
+def check_onnx_exportable(loaded: LoadedModel) -> None:
+    if getattr(loaded.model, "audio", "none") != "none":
+        raise ExportError(f"{loaded.path} is audio-conditioned (audio={loaded.model.audio}); ONNX export "
+                          "covers the image-only generator: export without --onnx")
+
+
+def write_onnx(path: Path, loaded: LoadedModel, stage: Stage, side: int) -> dict[str, Any]:
+    """Export one model to ONNX at ``side`` with a dynamic batch; its card entry."""
+    check_onnx_exportable(loaded)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    image = torch.rand(2, 3, side, side)
+    if stage is SEGMENTATION:
+        wrapped, args, names = _Segmenter(loaded.model), (image,), (["image"], ["logits"])
+    else:
+        mask = (torch.rand(2, 1, side, side) > 0.5).float()
+        wrapped, args, names = _Generator(loaded.model), (image, mask), (["image", "mask"], ["face"])
+    with atomic_path(path) as tmp, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # the exporter's progress and notes are not the user's business
+        logging.disable(logging.INFO)
+        torch.onnx.export(wrapped.eval(), args, str(tmp), input_names=names[0], output_names=names[1],
+                          dynamic_shapes=tuple({0: batch} for _ in args), opset_version=OPSET,
+                          dynamo=True, external_data=False, verbose=False)
+        logging.disable(logging.NOTSET)
+    shapes = {"image": ["batch", 3, side, side], "mask": ["batch", 1, side, side],
+              "logits": ["batch", 1, side, side], "face": ["batch", 3, side, side]}
+    return {**file_entry(path), "opset": OPSET, "inputs": {n: shapes[n] for n in names[0]},
+            "outputs": {n: shapes[n] for n in names[1]},
+            "values": "inputs in [0,1] (mask in {0,1}); "
+                      + ("logits: apply a sigmoid" if stage is SEGMENTATION else "face: clamp to [0,1]")}
+
+
+def _validation(checkpoint: Path, stage: Stage, iteration: int | None) -> dict[str, Any]:
+    """The run's validation scores at (or last before) the checkpoint's iteration."""
+    log = checkpoint.parent / f"{stage.name}_val.csv"
+    if not log.is_file():
+        return {"note": f"no validation log ({log.name}) beside the checkpoint"}
+    with open(log, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("iteration", "").isdigit()]
+    rows = [r for r in rows if iteration is None or int(r["iteration"]) <= iteration]
+    if not rows:
+        return {"note": f"{log.name} has no score at or before iteration {iteration}"}
+    row = max(rows, key=lambda r: int(r["iteration"]))
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        try:
+            out[key] = int(value) if key in ("iteration", "epoch") else float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _training_data(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Where the training data was, how many examples, and the mask types that made them."""
+    root = Path(str(config.get("root_dir", "")))
+    summary: dict[str, Any] = {"root_dir": str(root), "train_anns": config.get("train_anns"),
+                               "train_examples": data.get("train_examples"),
+                               "val_examples": data.get("val_examples")}
+    report = root / "prepare_report.csv"
+    if report.is_file():
+        with open(report, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("status") == "done"]
+        summary["mask_types"] = dict(Counter(r.get("mask_type") or "?" for r in rows))
+    else:
+        summary["mask_types"] = "not recorded (no prepare_report.csv in root_dir: masks made elsewhere)"
+    return summary
+
+
+def model_entry(loaded: LoadedModel, stage: Stage, weights: Path, half: bool = False) -> dict[str, Any]:
+    """One model's part of the card, filled from its checkpoint and its run's logs."""
+    data = load_checkpoint(loaded.path)
+    config = data.get("config") if isinstance(data.get("config"), dict) else {}
+    run_data = data.get("data") if isinstance(data.get("data"), dict) else {}
+    specs = data.get("specs") if isinstance(data.get("specs"), dict) else {}
+    entry: dict[str, Any] = {
+        "stage": stage.name, "title": stage.title, **file_entry(weights),
+        "dtype": "float16" if half else "float32",
+        "architecture": {"kind": stage.model, **dict(getattr(loaded.model, "spec", {}))},
+        "img_size": loaded.trained_img_size or config.get("img_size"),
+        "audio": getattr(loaded.model, "audio", "none"),
+        "training": {"iterations": data.get("iteration"), "epochs": data.get("epoch"),
+                     "batch_size": config.get("batch_size"), "lr": config.get("lr"),
+                     "data": _training_data(config, run_data)},
+        "validation": _validation(loaded.path, stage, loaded.iteration),
+        "source_checkpoint": {"file": loaded.path.name, "bytes": loaded.path.stat().st_size},
+        "config": config,
+    }
+    if loaded.audio_encoder is not None:
+        entry["audio_encoder"] = {"prefix": ENCODER_PREFIX, **dict(specs.get("audio_encoder") or {})}
+    return entry
+
+
+def _markdown(card: dict[str, Any]) -> str:
+    lines = [f"# {card['name']}", "", "Exported by `python3 export.py` on "
+             f"{card['exported']}. The machine-readable card is `{CARD}`; the numbers below are from it.", ""]
+    for entry in card["models"].values():
+        train, data = entry["training"], entry["training"]["data"]
+        lines += [f"## {entry['title'].capitalize()} ({entry['stage']})", "",
+                  f"- file: `{entry['file']}` ({entry['dtype']}), {entry['bytes'] / 1e6:.2f} MB, "
+                  f"sha256 `{entry['sha256']}`"]
+        if entry.get("onnx"):
+            onnx = entry["onnx"]
+            lines.append(f"- ONNX: `{onnx['file']}` (opset {onnx['opset']}, dynamic batch), "
+                         f"{onnx['bytes'] / 1e6:.2f} MB, sha256 `{onnx['sha256']}`")
+        arch = ", ".join(f"{k}={v}" for k, v in entry["architecture"].items())
+        lines += [f"- architecture: {arch}", f"- trained at {entry['img_size']} px; audio: {entry['audio']}",
+                  f"- training: {train['iterations']} iterations ({train['epochs']} epochs), batch "
+                  f"{train['batch_size']}, lr {train['lr']}",
+                  f"- data: `{data['root_dir']}`, {data['train_examples']} training examples, "
+                  f"{data['val_examples']} validation; mask types: {data['mask_types']}",
+                  "- validation: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                              for k, v in entry["validation"].items()),
+                  f"- from `{entry['source_checkpoint']['file']}` "
+                  f"({entry['source_checkpoint']['bytes'] / 1e6:.1f} MB with the training state)", ""]
+    lines += ["## Licence", "", card["licence"], ""]
+    return "\n".join(lines)
+
+
+def export(segm_checkpoint: Path, recon_checkpoint: Path, out: Path, onnx: bool = False,
+           cfg: Config | None = None, half: bool = False) -> dict[str, Any]:
+    """Write the exported folder ``out`` (see the module's docstring); returns the card.
+    ``half``: the safetensors files in float16 (the ONNX files stay float32)."""
+    cfg = cfg or Config.from_dict({"task": "predict"})
+    loaded = {SEGMENTATION: load_model(cfg, SEGMENTATION, Path(segm_checkpoint)),
+              RECONSTRUCTION: load_model(cfg, RECONSTRUCTION, Path(recon_checkpoint))}
+    if onnx:  # refused before anything is written
+        for model in loaded.values():
+            check_onnx_exportable(model)
+    out.mkdir(parents=True, exist_ok=True)
+    models: dict[str, Any] = {}
+    for stage, model in loaded.items():
+        weights = out / f"{FILE_NAMES[stage.name]}.safetensors"
+        write_safetensors(weights, model, stage, half)
+        entry = model_entry(model, stage, weights, half)
+        if onnx:
+            entry["onnx"] = write_onnx(out / f"{FILE_NAMES[stage.name]}.onnx", model, stage,
+                                       int(entry["img_size"] or cfg.img_size))
+        models[stage.name] = entry
+    root = models[RECONSTRUCTION.name]["training"]["data"]["root_dir"]
+    card = {"format": CARD_FORMAT, "format_version": CARD_VERSION, "name": out.name,
+            "exported": time.strftime("%Y-%m-%d %H:%M:%S"), "models": models,
+            "licence": LICENCE.format(root=root)}
+    write_text(out / CARD, json.dumps(card, indent=1) + "\n")
+    write_text(out / CARD_MD, _markdown(card))
+    return card
+

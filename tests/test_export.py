@@ -1,0 +1,164 @@
+"""Exported models (export.py): safetensors + model card, ONNX, and loading them back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import CELEBA30, ROOT
+from webapp_models import SIDE, train_tiny_models
+
+from configs import Config
+from core.exported import ExportError, sha256_file
+from core.images import load_image
+from demos.scenes import masked_astronaut
+from helpers_infer import ONE_THREAD_ENV, one_torch_thread  # noqa: F401 (autouse fixture)
+from inference.export import export
+from inference.faces import FaceFinder
+from inference.pipeline import MaskReconstructor
+from inference.weights import load_model
+from stages import RECONSTRUCTION, SEGMENTATION
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    return train_tiny_models(tmp_path_factory.mktemp("export_models"), val=3)
+
+
+@pytest.fixture(scope="module")
+def exported(checkpoints, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exported") / "tiny"
+    card = export(*checkpoints, out, onnx=True)
+    return out, card
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    """The masked astronaut and, where the fixture is here, four masked CelebA faces."""
+    found = [masked_astronaut(256)["masked"]]
+    masked = CELEBA30 / "celeba512_30k_masked"
+    if masked.is_dir():
+        found += [load_image(p) for p in sorted(masked.glob("*.jpg"))[:4]]
+    return found
+
+
+def reconstructor(path, backend: str = "torch") -> MaskReconstructor:
+    cfg = Config.from_dict({"task": "predict", "device": "cpu", "backend": backend})
+    segm, recon = load_model(cfg, SEGMENTATION, path[0]), load_model(cfg, RECONSTRUCTION, path[1])
+    return MaskReconstructor(segm.model, recon.model, recon.img_size(cfg), device="cpu",
+                             segm_size=segm.img_size(cfg), faces=FaceFinder("none"))
+
+
+def test_the_card_is_filled_from_the_run(exported, checkpoints):
+    out, card = exported
+    on_disk = json.loads((out / "model_card.json").read_text())
+    assert on_disk == card
+    segm, recon = card["models"]["segm"], card["models"]["facemask"]
+    assert segm["training"]["iterations"] == 120 and recon["training"]["iterations"] == 20
+    assert segm["img_size"] == recon["img_size"] == SIDE
+    assert recon["architecture"] == {"kind": "generator", **load_model(
+        Config.from_dict({}), RECONSTRUCTION, checkpoints[1]).model.spec}
+    assert recon["training"]["data"]["train_examples"] == 9 and recon["training"]["data"]["val_examples"] == 3
+    # The validation scores are the run's last ones, read from its log.
+    assert 0 < segm["validation"]["dice"] <= 1 and segm["validation"]["iteration"] == 120
+    assert recon["validation"]["psnr_mask"] > 0 and recon["config"]["lr"] == 2e-3
+    for entry in (segm, recon):
+        for listed in (entry, entry["onnx"]):
+            assert listed["sha256"] == sha256_file(out / listed["file"])
+        assert entry["onnx"]["opset"] == 18
+    text = (out / "model_card.md").read_text()
+    assert recon["sha256"] in text and "licence" in text.lower() and "120 iterations" in text
+
+
+def test_the_exported_generator_is_much_smaller_than_its_checkpoint(exported, checkpoints):
+    out, _ = exported
+    ratio = checkpoints[1].stat().st_size / (out / "reconstruction.safetensors").stat().st_size
+    # Tiny models: D and D2 are as wide as G here; at the default widths the ratio is larger.
+    assert ratio > 4, ratio
+
+
+def test_the_torch_backend_reproduces_the_checkpoint_exactly(exported, checkpoints, images):
+    out, _ = exported
+    ours, theirs = reconstructor((out, out))(images), reconstructor(checkpoints)(images)
+    for a, b in zip(ours, theirs):
+        assert np.array_equal(a.mask, b.mask) and np.array_equal(a.image, b.image)
+    single = reconstructor((out / "segmentation.safetensors", out / "reconstruction.safetensors"))(images[:1])
+    assert np.array_equal(single[0].image, theirs[0].image)
+
+
+def test_the_onnxruntime_backend_matches_torch(exported, images):
+    out, _ = exported
+    torch_rec, onnx_rec = reconstructor((out, out)), reconstructor((out, out), "onnxruntime")
+    with torch.inference_mode():
+        x = torch_rec.prepare(images, SIDE)
+        p_torch, p_onnx = torch_rec.probabilities(x), onnx_rec.probabilities(x)
+        mask = torch_rec.segment(x)
+        g_torch, g_onnx = torch_rec.generate(x, mask), onnx_rec.generate(x, mask)
+    assert (p_torch - p_onnx).abs().max() < 1e-4
+    assert (g_torch - g_onnx).abs().max() < 1e-4
+    results = onnx_rec(images)
+    for a, b, image in zip(results, torch_rec(images), images):  # one pipeline around both backends
+        assert (a.mask != b.mask).mean() < 1e-3
+        same = a.mask & b.mask
+        assert np.abs(a.image[same].astype(int) - b.image[same].astype(int)).max() <= 1
+        assert np.array_equal(a.image[~a.mask], image[~a.mask])
+
+
+def test_a_changed_byte_is_refused_in_one_line(exported, tmp_path):
+    import shutil
+
+    out, _ = exported
+    copy = tmp_path / "tampered"
+    shutil.copytree(out, copy)
+    path = copy / "reconstruction.safetensors"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    cfg = Config.from_dict({"task": "predict"})
+    with pytest.raises(ExportError, match="does not match its model card") as err:
+        load_model(cfg, RECONSTRUCTION, copy)
+    assert "\n" not in str(err.value)
+    load_model(cfg, SEGMENTATION, copy)  # the other, untouched file still loads
+    with pytest.raises(ExportError, match="training checkpoint"):
+        load_model(Config.from_dict({"task": "predict", "backend": "onnxruntime"}), RECONSTRUCTION,
+                   out.parent / "missing.pth")
+
+
+def test_export_and_infer_from_the_command_line(checkpoints, tmp_path):
+    out = tmp_path / "cli_export"
+    run = lambda *args: subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True,  # noqa: E731
+                                       text=True, env=ONE_THREAD_ENV, timeout=600)
+    done = run("export.py", "--segm-weights", checkpoints[0], "--recon-weights", checkpoints[1], "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "reconstruction: reconstruction.safetensors" in done.stdout and "x larger" in done.stdout
+    again = run("export.py", "--segm-weights", checkpoints[0], "--recon-weights", checkpoints[1],
+                "--out", out)
+    assert again.returncode == 2 and "already holds an export" in again.stderr
+    photo = tmp_path / "photo.png"
+    from core.images import write_image
+
+    write_image(photo, masked_astronaut(128)["masked"])
+    done = run("infer_jpgs.py", "--input", photo, "--out", tmp_path / "res", "--segm-weights", out,
+               "--recon-weights", out, "faces=none")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "res" / "results2_photo.jpg").is_file()
+    refused = run("infer_jpgs.py", "--input", photo, "--out", tmp_path / "res2", "--segm-weights", out,
+                  "--recon-weights", out, "backend=onnxruntime")
+    assert refused.returncode == 2 and "no ONNX file" in refused.stderr and "--onnx" in refused.stderr
+
+
+def test_a_half_precision_export_is_half_the_size_and_close(checkpoints, exported, images, tmp_path):
+    out, _ = exported
+    card = export(*checkpoints, tmp_path / "half", half=True)
+    assert card["models"]["facemask"]["dtype"] == "float16"
+    full, half = (out / "reconstruction.safetensors").stat().st_size, card["models"]["facemask"]["bytes"]
+    assert 0.45 < half / full < 0.55
+    a, b = reconstructor((out, out)), reconstructor((tmp_path / "half", tmp_path / "half"))
+    with torch.inference_mode():
+        x = a.prepare(images[:2], SIDE)
+        mask = a.segment(x)
+        assert (a.generate(x, mask) - b.generate(x, mask)).abs().max() < 2e-2
