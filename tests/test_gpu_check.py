@@ -6,6 +6,7 @@ import json
 import subprocess
 
 from conftest import ROOT
+
 from helpers_infer import ONE_THREAD_ENV
 
 
