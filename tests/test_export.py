@@ -162,3 +162,27 @@ def test_a_half_precision_export_is_half_the_size_and_close(checkpoints, exporte
         x = a.prepare(images[:2], SIDE)
         mask = a.segment(x)
         assert (a.generate(x, mask) - b.generate(x, mask)).abs().max() < 2e-2
+
+
+def test_an_audio_generator_exports_with_its_encoder_and_onnx_refuses_it(checkpoints, tmp_path):
+    from core.exported import ENCODER_PREFIX
+    from models import AudioEncoder, Generator
+
+    torch.manual_seed(0)
+    generator, encoder = Generator(8, 3, audio="film", audio_dim=16), AudioEncoder(audio_dim=16, channels=8)
+    data = torch.load(checkpoints[1], weights_only=False)
+    data.update(G=generator.state_dict(), audio_encoder=encoder.state_dict(),
+                specs={**data["specs"], "G": generator.spec, "audio_encoder": encoder.spec})
+    path = tmp_path / "model_1_20.pth"
+    torch.save(data, path)
+    with pytest.raises(ExportError, match="audio-conditioned .* export without --onnx") as err:
+        export(checkpoints[0], path, tmp_path / "refused", onnx=True)
+    assert "\n" not in str(err.value) and not (tmp_path / "refused").exists()
+    card = export(checkpoints[0], path, tmp_path / "audio")
+    assert card["models"]["facemask"]["audio"] == "film"
+    loaded = load_model(Config.from_dict({"task": "predict"}), RECONSTRUCTION, tmp_path / "audio")
+    assert loaded.model.audio == "film" and loaded.audio_encoder is not None
+    mels = torch.rand(2, 40, 30)
+    with torch.inference_mode():
+        assert torch.equal(loaded.audio_encoder(mels), encoder.eval()(mels))
+    assert ENCODER_PREFIX.rstrip(".") in card["models"]["facemask"]["audio_encoder"]["prefix"]
