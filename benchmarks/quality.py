@@ -70,7 +70,7 @@ class Recipe:
 
 # Each row adds changes to the row above it.
 RECIPES = (
-    Recipe("published recipe: whole frames, lr 2e-4", False, {"lr": 2e-4}),
+    Recipe("earlier defaults: whole frames (faces=none), lr 2e-4", False, {"lr": 2e-4}),
     Recipe("+ face crops (faces=auto), hole_weight 6, lr 1e-3", True, {"lr": 1e-3, "hole_weight": 6.0}),
     Recipe("+ augment shape", True, {"lr": 1e-3, "hole_weight": 6.0, "augment": "shape"}),
 )
