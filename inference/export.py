@@ -62,19 +62,9 @@ def write_safetensors(path: Path, loaded: LoadedModel, stage: Stage, half: bool 
         save_file(weights_file_tensors(loaded, half), str(tmp), metadata={"stage": stage.name})
 
 
-class _Segmenter(nn.Module):
-    """``image (B,3,S,S) in [0,1]`` -> ``logits (B,1,S,S)``: the graph ONNX records."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.model(image)
-
-
 class _Generator(nn.Module):
-    """``image (B,3,S,S), mask (B,1,S,S)`` -> ``face (B,3,S,S)``, the generator's raw output."""
+    """``image (B,3,S,S), mask (B,1,S,S)`` -> ``face (B,3,S,S)``, the generator's raw output
+    (its forward without the audio argument, which ONNX cannot take as None)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -96,7 +86,7 @@ def write_onnx(path: Path, loaded: LoadedModel, stage: Stage, side: int) -> dict
     batch = torch.export.Dim("batch", min=1, max=4096)
     image = torch.rand(2, 3, side, side)
     if stage is SEGMENTATION:
-        wrapped, args, names = _Segmenter(loaded.model), (image,), (["image"], ["logits"])
+        wrapped, args, names = loaded.model, (image,), (["image"], ["logits"])
     else:
         mask = (torch.rand(2, 1, side, side) > 0.5).float()
         wrapped, args, names = _Generator(loaded.model), (image, mask), (["image", "mask"], ["face"])
