@@ -28,11 +28,9 @@ class PhotoSession:
             self.regions, self.faces_found = reconstructor.faces.regions(image)
             self.probabilities = None
             if self.regions:
-                size = reconstructor.img_size
-                x = reconstructor.prepare([r.cut(image, size) for r in self.regions])
-                cuts = ([r.cut(image, reconstructor.segm_size) for r in self.regions]
-                        if reconstructor.segm_size != size else None)
-                self.probabilities = reconstructor.segment_probabilities(x, cuts).cpu()
+                x = reconstructor.prepare([r.cut(image, reconstructor.img_size) for r in self.regions])
+                views = [(0, r) for r in self.regions]
+                self.probabilities = reconstructor.view_probabilities(x, [image], views).cpu()
 
     @property
     def boxes(self) -> list[tuple[int, int, int, int]]:

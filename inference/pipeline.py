@@ -165,6 +165,14 @@ class MaskReconstructor:
             return F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return self.probabilities(x)
 
+    def view_probabilities(self, x: torch.Tensor, images: Sequence[np.ndarray],
+                           views: Sequence[tuple[int, Region]]) -> torch.Tensor:
+        """Mask probabilities ``(B,1,S,S)`` of ``views`` (image index, region), whose prepared
+        batch is ``x``; a segmenter of another side gets its own cuts of the same regions."""
+        cuts = ([region.cut(images[i], self.segm_size) for i, region in views]
+                if self.segm_size != self.img_size else None)
+        return self.segment_probabilities(x, cuts)
+
     def generate(self, x: torch.Tensor, mask: torch.Tensor,
                  audio: torch.Tensor | None = None) -> torch.Tensor:
         """Raw generator output ``(B,3,S,S)`` in [0,1] for masked faces and their masks.
@@ -203,12 +211,10 @@ class MaskReconstructor:
             return results
         size = self.img_size
         with self.timer("prepare"):
-            cuts = [region.cut(images[i], size) for i, region in views]
-            x = self.prepare(cuts)
+            x = self.prepare([region.cut(images[i], size) for i, region in views])
         if masks is None:
             with self.timer("segmentation"):
-                small = self.segment(x, [region.cut(images[i], self.segm_size) for i, region in views]
-                                     if self.segm_size != size else None)
+                small = clean_mask(self.view_probabilities(x, images, views), **self.morphology)
                 small = self.limit_to_faces(small, [region for _, region in views])
         else:
             with self.timer("prepare"):

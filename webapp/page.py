@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from configs import Config
@@ -66,11 +67,8 @@ class Opened:
     video: str | None = None
 
 
-
 def marked(image: np.ndarray, mask: np.ndarray, boxes) -> np.ndarray:
     """The photo with the mask tinted red and the faces found boxed."""
-    import cv2
-
     out = overlay(image, mask)
     thickness = max(1, round(max(image.shape[:2]) / 300))
     for left, top, right, bottom in boxes:
