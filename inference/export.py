@@ -32,7 +32,6 @@ import torch
 from torch import nn
 
 from configs import Config
-from core.checkpoint import load_checkpoint
 from core.exported import CARD, CARD_FORMAT, CARD_MD, CARD_VERSION, ENCODER_PREFIX, ExportError, file_entry
 from core.files import atomic_path, write_text
 from inference.weights import LoadedModel, load_model
@@ -143,7 +142,7 @@ def _training_data(config: dict[str, Any], data: dict[str, Any]) -> dict[str, An
 
 def model_entry(loaded: LoadedModel, stage: Stage, weights: Path, half: bool = False) -> dict[str, Any]:
     """One model's part of the card, filled from its checkpoint and its run's logs."""
-    data = load_checkpoint(loaded.path)
+    data = loaded.records  # read with the weights: the checkpoint is not loaded twice
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     run_data = data.get("data") if isinstance(data.get("data"), dict) else {}
     specs = data.get("specs") if isinstance(data.get("specs"), dict) else {}
@@ -153,7 +152,7 @@ def model_entry(loaded: LoadedModel, stage: Stage, weights: Path, half: bool = F
         "architecture": {"kind": stage.model, **dict(getattr(loaded.model, "spec", {}))},
         "img_size": loaded.trained_img_size or config.get("img_size"),
         "audio": getattr(loaded.model, "audio", "none"),
-        "training": {"iterations": data.get("iteration"), "epochs": data.get("epoch"),
+        "training": {"iterations": loaded.iteration, "epochs": data.get("epoch"),
                      "batch_size": config.get("batch_size"), "lr": config.get("lr"),
                      "data": _training_data(config, run_data)},
         "validation": _validation(loaded.path, stage, loaded.iteration),

@@ -15,7 +15,7 @@ from its model card, each file checked against the card's sha256 first; with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class LoadedModel:
     iteration: int | None
     trained_img_size: int | None  # from the checkpoint's config, when it has one
     audio_encoder: AudioEncoder | None = None  # with an audio-conditioned generator (eval mode)
+    # The checkpoint's other records (config, data, specs, epoch), for a model card.
+    records: dict[str, Any] = field(default_factory=dict)
 
     def img_size(self, cfg: Config) -> int:
         """The side to run at: ``img_size`` when set, else the trained size (else the default)."""
@@ -111,9 +113,10 @@ def load_model(cfg: Config, stage: Stage, path: Path | None = None) -> LoadedMod
         encoder = _audio_encoder(data, specs, path, model.audio)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     iteration = data.get("iteration")
+    records = {k: data.get(k) for k in ("config", "data", "specs", "epoch")}
     return LoadedModel(model, path, int(iteration) if isinstance(iteration, int) else None,
                        config.get("img_size") if isinstance(config.get("img_size"), int) else None,
-                       encoder)
+                       encoder, records)
 
 
 def _load_exported(stage: Stage, path: Path) -> LoadedModel:
