@@ -5,8 +5,8 @@ downloaded). That package's own ``__init__`` imports ``pkg_resources``; we only 
 data files, so we find its folder without importing it.
 
 The crop follows the CelebA-HQ / FFHQ recipe (centre and size from the eyes and the
-eye-to-mouth vector), with the constants measured on the CelebA-HQ 512 crops of the CelebA
-sample data, so that our crops frame a face the way the published data does. Parts of the crop
+eye-to-mouth vector), with its side measured on the CelebA-HQ 512 crops of the CelebA
+sample data and its centre moved down so a mask under the chin stays inside. Parts of the crop
 that fall outside the photo are filled by mirroring, as CelebA-HQ did. Dataset
 preparation and inference cut faces with the same functions, so a model sees at inference
 what it saw in training.
@@ -25,9 +25,13 @@ import numpy as np
 DETECT_MAX_SIDE = 1024  # photos are searched for faces at most this large (speed)
 MIN_SCORE_RATIO = 0.5  # drop detections scoring under half the best one (look-alike patches)
 # Crop side = CROP_SCALE * max(2 * eye distance, 1.8 * eye-to-mouth distance), centred at
-# the eye midpoint + CROP_CENTER_SHIFT * eye-to-mouth vector (measured on CelebA-HQ 512).
+# the eye midpoint + CROP_CENTER_SHIFT * eye-to-mouth vector. The side is CelebA-HQ's (measured
+# on its 512 crops); the centre sits lower than CelebA-HQ's (-0.1) because masks reach under
+# the chin: MaskTheFace's masks on the Dataset1 frames end 2.34 eye distances below the eyes,
+# past that crop's edge (2.24), and the part outside the crop was never painted. This crop
+# ends 2.58 below the eyes and still holds the whole brow.
 CROP_SCALE = 2.32
-CROP_CENTER_SHIFT = -0.1
+CROP_CENTER_SHIFT = 0.3
 EYE_TO_MOUTH = 0.85  # eye-to-mouth distance / eye distance, median of the CelebA sample faces
 
 
@@ -156,8 +160,7 @@ def crop_box(lm: np.ndarray) -> tuple[float, float, float]:
 
     From the eyes alone, which a face mask leaves visible (its mouth landmarks are guesses):
     the eye-to-mouth vector is taken as ``EYE_TO_MOUTH`` eye distances at right angles to
-    the eye line. On the bare CelebA sample faces this crop and the CelebA-HQ one from the
-    real mouth overlap by at least 0.99 (IoU).
+    the eye line.
     """
     eye_left, eye_right = lm[36:42].mean(0), lm[42:48].mean(0)
     across = eye_right - eye_left
