@@ -85,6 +85,10 @@ KEYS: dict[str, Key] = {
                 "full-resolution topology (slow, for comparison)", ("unet", "flat")),
     "base_channels": Key("int", 32, "channels of the first U-Net level (doubles per level)"),
     "depth": Key("int", 4, "U-Net levels above the bottleneck"),
+    "fill": Key("str", "white", "facemask: what the generator sees in the hole: white (the published "
+                "input) or smooth (the colours around it spread inwards)", ("white", "smooth")),
+    "residual": Key("bool", False, "facemask: the generator paints a change to the filled hole "
+                    "instead of the face from nothing"),
     "d_num_layers": Key("int", 3, "PatchGAN discriminator depth"),
     "d_base_channels": Key("int", 64, "channels of the discriminators' first layer (doubles per "
                            "layer, at most 8x); smaller is cheaper (the demo uses 32)"),

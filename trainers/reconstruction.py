@@ -28,6 +28,7 @@ from models import (
     PerceptualUnavailable,
     composite,
 )
+from models.fill import fill_hole
 from stages import RECONSTRUCTION
 from trainers.base import Trainer
 
@@ -48,7 +49,8 @@ class ReconstructionTrainer(Trainer):
             self.val_set = self.make_dataset(cfg.root_dir, val_anns)
         elif cfg.val_dir:
             self.val_set = self.make_dataset(cfg.val_dir, None)
-        self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim)
+        self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim,
+                                    cfg.fill, cfg.residual)
         for name in ("D", "D2"):
             self.models[name] = NLayerDiscriminator(base_channels=cfg.d_base_channels,
                                                     num_layers=cfg.d_num_layers)
@@ -204,8 +206,8 @@ class ReconstructionTrainer(Trainer):
         return {k: v / max(count, 1) for k, v in sums.items()}
 
     def sample_columns(self, batch: dict[str, Any]) -> list[torch.Tensor]:
-        """The published five columns: masked input | input with white hole | raw generator
+        """The published five columns: masked input | input with its hole filled | raw generator
         output | composite | ground truth."""
         out, comp = self.reconstruct(batch)
         masked, m = batch["masked"], batch["mask"]
-        return [masked, masked * (1 - m) + m, out, comp, batch["image"]]
+        return [masked, fill_hole(masked, m, self.cfg.fill), out, comp, batch["image"]]
