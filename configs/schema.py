@@ -54,6 +54,9 @@ KEYS: dict[str, Key] = {
                          "folder of its own here"),
     "run_name": Key("str?", None, "the run's folder name under checkpoint_path and sample_folder "
                     "(none: STAGE-YYYYmmdd-HHMMSS); an existing run is refused unless resumed"),
+    "init_weights": Key("str?", None, "training: start the networks from this checkpoint's weights "
+                        "(e.g. a model trained on many faces, to fine-tune on one person's video); "
+                        "fresh optimizers, iteration 0"),
     "keep_last": Key("int", 3, "keep only the newest N periodic checkpoints of a run (0: keep all); "
                      "the _best one is always kept"),
     # --- optimisation ------------------------------------------------------------------

@@ -148,3 +148,22 @@ def test_an_empty_validation_split_means_no_validation(tmp_path):
     trainer = SegmentationTrainer(Config.from_dict(tiny_settings(tmp_path, task="segm", root_dir=str(root),
                                                                  img_size=32, depth=2)))
     assert trainer.val_set is None and len(trainer.train_set) == 4
+
+
+def test_init_weights_starts_a_new_run_from_another_runs_networks(roots, tmp_path):
+    """A prior trained on many faces, fine-tuned on a person: the new run starts at iteration 0
+    with the prior's weights (not its optimizer), and refuses a checkpoint of the other stage."""
+    settings = tiny_settings(tmp_path, task="facemask", root_dir=str(roots["video"]), img_size=32, depth=2,
+                             base_channels=4)
+    prior_path = ReconstructionTrainer(Config.from_dict(settings)).fit()
+    prior = load_checkpoint(prior_path)
+    tuned = ReconstructionTrainer(Config.from_dict({**settings, "init_weights": str(prior_path), "seed": 1}))
+    assert tuned.iteration == 0
+    for name in ("G", "D", "D2"):
+        for key, value in tuned.models[name].state_dict().items():
+            assert value.equal(prior[name][key]), (name, key)
+    fresh = ReconstructionTrainer(Config.from_dict({**settings, "seed": 1}))
+    assert not fresh.models["G"].state_dict()["head.weight"].equal(prior["G"]["head.weight"])
+    segm = SegmentationTrainer(Config.from_dict({**settings, "task": "segm"})).fit()
+    with pytest.raises(Exception, match="is a 'segm' checkpoint"):
+        ReconstructionTrainer(Config.from_dict({**settings, "init_weights": str(segm)}))

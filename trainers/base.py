@@ -114,6 +114,8 @@ class Trainer:
                     stale.unlink(missing_ok=True)
         if resume is not None:
             self.resume(resume)
+        elif cfg.init_weights:
+            self.start_from(cfg.init_weights)
         self.train_models = {n: self._wrap(m) for n, m in self.models.items()
                              if any(p.requires_grad for p in m.parameters())}
         if cfg.compile:
@@ -311,6 +313,18 @@ class Trainer:
         if not suffix:
             self.last_checkpoint = path
         return path
+
+    def start_from(self, path: str | Path) -> None:
+        """Take the networks' weights from another run's checkpoint (a face prior trained on
+        many faces, say) and train on from them with fresh optimizers, at iteration 0."""
+        path = Path(path)
+        data = load_checkpoint(path)
+        if data.get("kind") not in (None, self.stage.name):
+            raise CheckpointError(f"init_weights {path} is a '{data['kind']}' checkpoint, not "
+                                  f"'{self.stage.name}'")
+        for name, model in self.models.items():
+            load_weights(model, model_state(data, name, path), path, name)
+        self.info(f"started from the weights of {path}")
 
     def resume(self, path: str | Path) -> None:
         path = Path(path)
