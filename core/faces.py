@@ -26,11 +26,12 @@ DETECT_MAX_SIDE = 1024  # photos are searched for faces at most this large (spee
 MIN_SCORE_RATIO = 0.5  # drop detections scoring under half the best one (look-alike patches)
 # Crop side = CROP_SCALE * max(2 * eye distance, 1.8 * eye-to-mouth distance), centred at
 # the eye midpoint + CROP_CENTER_SHIFT * eye-to-mouth vector. The side is CelebA-HQ's (measured
-# on its 512 crops); the centre sits lower than CelebA-HQ's (-0.1) because masks reach under
-# the chin: MaskTheFace's masks on the Dataset1 frames end 2.34 eye distances below the eyes,
-# past that crop's edge (2.24), and the part outside the crop was never painted. This crop
-# ends 2.58 below the eyes and still holds the whole brow.
+# on its 512 crops); the centre sits lower than CelebA-HQ's because masks reach under the
+# chin: MaskTheFace's masks on the Dataset1 frames end 2.34 eye distances below the eyes,
+# past the CelebA-HQ crop's edge (2.24), and the part outside the crop was never painted.
+# This crop ends 2.58 below the eyes and still holds the whole brow.
 CROP_SCALE = 2.32
+CELEBA_HQ_CENTER_SHIFT = -0.1
 CROP_CENTER_SHIFT = 0.3
 EYE_TO_MOUTH = 0.85  # eye-to-mouth distance / eye distance, median of the CelebA sample faces
 
