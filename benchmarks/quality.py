@@ -83,8 +83,9 @@ RECIPES = {
     "lambda_G 10": {**BEFORE, "lambda_G": 10.0},
     "smooth fill": {**BEFORE, "fill": "smooth"},
     "smooth fill + residual": {**BEFORE, "fill": "smooth", "residual": True},
+    "smooth fill + residual + lambda_G 10": {**BEFORE, "fill": "smooth", "residual": True, "lambda_G": 10.0},
 }
-DEFAULT_RECIPES = ("before", "default")
+DEFAULT_RECIPES = ("before", "smooth fill + residual + lambda_G 10", "default")
 # The segmenter each row uses: "before" keeps the earlier one (no augmentation), the rest the default.
 BEFORE_SEGMENTER = {**SEGMENTER, "augment": "none"}
 SEGMENTER_OF = {"before": BEFORE_SEGMENTER}
