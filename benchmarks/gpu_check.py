@@ -43,7 +43,7 @@ import torch
 
 from benchmarks.measure import PeakMemory, best_seconds
 from benchmarks.speed import default_models, measure_training, sample_images, write_triplets
-from core.device import autocast
+from core.device import autocast, cpu_bf16_supported
 from inference.pipeline import MaskReconstructor
 from models.fusion import fuse_for_inference
 
@@ -147,7 +147,7 @@ def main() -> int:
                      if quick else "", "inference": {}, "training": {}}
     start = time.perf_counter()
     for compile_ in compiles:
-        for bf16 in (False, True):
+        for bf16 in (False, True) if device.type == "cuda" or cpu_bf16_supported() else (False,):
             for batch in batches:
                 key = f"batch {batch}, {'bf16' if bf16 else 'fp32'}{', compile' if compile_ else ''}"
                 results["inference"][key] = network_rate(device, size, batch, bf16, compile_, repeats)

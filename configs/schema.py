@@ -74,7 +74,8 @@ KEYS: dict[str, Key] = {
     "cuda": Key("bool?", None, "published key: false forces the CPU (prefer device)"),
     "amp": Key("bool", True, "bf16 autocast on CUDA (on the CPU only with cpu_amp too)"),
     "cpu_amp": Key("bool", False, "bf16 autocast on the CPU as well (with amp): faster on CPUs "
-                   "with AVX512-BF16 or AMX; outputs differ from fp32 by about 1e-2"),
+                   "with AVX512-BF16 or AMX (a CPU without bf16 convolutions runs fp32); outputs "
+                   "differ from fp32 by about 1e-2"),
     "channels_last": Key("bool", True, "channels_last memory format: training on CUDA, "
                          "inference on CUDA and CPU"),
     "compile": Key("bool", False, "torch.compile the models"),

@@ -29,10 +29,19 @@ def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU runs oneDNN's bf16 convolutions (AVX512-BF16, AMX or AVX-NE-CONVERT);
+    elsewhere they stop with a RuntimeError."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else False
+
+
 def autocast_dtype(device: torch.device, amp: bool, cpu_amp: bool) -> torch.dtype | None:
     """bf16 where mixed precision is on for this device (CUDA: ``amp``; CPU: ``amp`` and
-    ``cpu_amp``), else None (plain fp32)."""
-    if amp and (device.type == "cuda" or (device.type == "cpu" and cpu_amp)):
+    ``cpu_amp``, on a CPU with bf16 convolutions), else None (plain fp32)."""
+    if amp and device.type == "cuda":
+        return torch.bfloat16
+    if amp and device.type == "cpu" and cpu_amp and cpu_bf16_supported():
         return torch.bfloat16
     return None
 

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from configs import Config
+from core.device import cpu_bf16_supported
 from datasets.base import collate_skip_broken
 from datasets.reconstruction import ReconstructionDataset
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
@@ -98,6 +99,7 @@ def test_fused_copy_matches_the_eval_model_and_leaves_it_untouched(models, input
     assert all(torch.equal(v, before[k]) for k, v in generator.state_dict().items())
 
 
+@pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no bf16 convolutions (cpu_amp runs fp32)")
 def test_bf16_autocast_and_channels_last_on_cpu_match_fp32(models, inputs):
     segmenter, generator = models
     x, m = inputs
@@ -119,6 +121,7 @@ def test_bf16_autocast_and_channels_last_on_cpu_match_fp32(models, inputs):
         assert diff.max() > 0  # bf16 rounding shows: this is not the fp32 path again
 
 
+@pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no bf16 convolutions (cpu_amp runs fp32)")
 def test_bf16_training_step_on_cpu_matches_fp32(tmp_path):
     """The same first steps from the same weights: losses within 2% of fp32's."""
     root = face_triplets(tmp_path / "faces", 2, size=32)
