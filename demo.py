@@ -66,58 +66,10 @@ def pick_threads(requested: int | None) -> int:
     return requested or 1
 
 
-def run_folder(kind: str) -> Path:
-    """Where the demo trains stage ``kind`` (the demo configs' ``run_name`` is the stage's name)."""
-    return WEIGHTS / kind
+def demo_runs():
+    from demos.training import DemoRuns
 
-
-def interrupted_checkpoint(kind: str) -> Path | None:
-    """The newest demo checkpoint of ``kind`` when it is an ``_interrupted`` one (Ctrl-C)."""
-    from core.checkpoint import list_checkpoints
-    from stages import STAGES
-
-    found = list_checkpoints(run_folder(kind), STAGES[kind])
-    return found[-1] if found and found[-1].stem.endswith("_interrupted") else None
-
-
-def resume_option(kind: str) -> str:
-    """``--resume PATH`` to continue an interrupted demo training, else nothing."""
-    path = interrupted_checkpoint(kind)
-    return f" --resume {path}" if path is not None else ""
-
-
-def clear_training(kind: str) -> None:
-    """Before training ``kind`` from scratch: drop the run folder of an earlier attempt (the
-    trainer refuses to start a second run in it)."""
-    if interrupted_checkpoint(kind) is not None:
-        return  # resuming: the trainer trims the logs to the checkpoint itself
-    shutil.rmtree(run_folder(kind), ignore_errors=True)
-    shutil.rmtree(SAMPLES / kind, ignore_errors=True)
-
-
-def final_checkpoint(kind: str) -> Path:
-    """The checkpoint at the demo config's last iteration (not an ``_interrupted`` one); its
-    expected name when training has not got there."""
-    import math
-
-    from configs import load_config
-    from core.checkpoint import list_checkpoints
-    from stages import STAGES
-
-    stage = STAGES[kind]
-    cfg = load_config(f"configs/demo_{kind}.yaml")
-    annotations = TRAIN_ROOT / "annotations" / "train.csv"
-    examples = sum(1 for line in annotations.open() if line.strip()) if annotations.is_file() else 0
-    iterations = cfg.num_epochs * math.ceil(examples / cfg.batch_size)
-    for path in list_checkpoints(run_folder(kind), stage):
-        if stage.parse_checkpoint_name(path)[1] == iterations and not path.stem.endswith("_interrupted"):
-            return path
-    return run_folder(kind) / stage.checkpoint_name(cfg.num_epochs, iterations)
-
-
-def training_outputs(kind: str) -> list[Path]:
-    """The last checkpoint (an interrupted run has not written it) and the curves."""
-    return [final_checkpoint(kind), run_folder(kind) / f"{kind}_curves.png"]
+    return DemoRuns(WEIGHTS, SAMPLES, TRAIN_ROOT)
 
 
 def make_photos() -> None:
@@ -186,6 +138,7 @@ def make_wide_frames() -> None:
 def build_steps(python: str = "python3") -> list:
     from demos.steps import Step
 
+    runs = demo_runs()
     predict = "--config configs/demo_predict.yaml"
     return [
         Step("make the demo photos", [PHOTOS / "train", PHOTOS / "test"], action=make_photos),
@@ -201,13 +154,13 @@ def build_steps(python: str = "python3") -> list:
                      f"--fps {VIDEO_FPS:g} --size {VIDEO_SIDE} --crop none --mask-type surgical "
                      "--color '#7ab0de' --min-face 32 --val-fraction 0"),
         Step("make the masked video", [MASKED_VIDEO], action=make_masked_video),
-        Step("train the segmenter", lambda: training_outputs("segm"),
-             command=f"{python} train.py segm --config configs/demo_segm.yaml" + resume_option("segm"),
-             before=lambda: clear_training("segm")),
-        Step("train the reconstructor", lambda: training_outputs("facemask"),
+        Step("train the segmenter", lambda: runs.outputs("segm"),
+             command=f"{python} train.py segm --config configs/demo_segm.yaml" + runs.resume_option("segm"),
+             before=lambda: runs.clear("segm")),
+        Step("train the reconstructor", lambda: runs.outputs("facemask"),
              command=f"{python} train.py facemask --config configs/demo_facemask.yaml"
-                     + resume_option("facemask"),
-             before=lambda: clear_training("facemask")),
+                     + runs.resume_option("facemask"),
+             before=lambda: runs.clear("facemask")),
         Step("reconstruct the held-out photos", [HELD_OUT_RESULTS / "summary.json"],
              command=f"{python} infer.py {predict} --input {TEST_ROOT} --out {HELD_OUT_RESULTS} "
                      "--save-masks"),
@@ -246,6 +199,7 @@ def record_times(seconds: dict[str, float | None]) -> dict[str, float]:
 
 
 def where_things_are() -> list[str]:
+    runs = demo_runs()
     return [
         f"pictures: {PICTURE} (masked | found mask | reconstructed | truth, held-out photos);",
         f"          every held-out photo: {HELD_OUT_RESULTS}/results_*.png "
@@ -255,7 +209,7 @@ def where_things_are() -> list[str]:
         f"{WIDE_WHOLE}/",
         f"video:    {VIDEO_RESULTS}/{MASKED_VIDEO.stem}_reconstructed.mp4 (with the soundtrack; "
         f"input {MASKED_VIDEO})",
-        f"training: {run_folder('segm')}/, {run_folder('facemask')}/ (checkpoints, logs, *_curves.png), "
+        f"training: {runs.folder('segm')}/, {runs.folder('facemask')}/ (checkpoints, logs, *_curves.png), "
         f"{SAMPLES}/facemask/ (sample grids)",
         f"report:   {REPORT}",
     ]

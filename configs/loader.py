@@ -53,11 +53,12 @@ class Config:
     @classmethod
     def from_dict(cls, settings: dict[str, Any] | None = None, source: str = "<dict>") -> Config:
         """Defaults, updated and checked with ``settings``."""
+        settings = _translate_published(dict(settings or {}), source)
         values = {name: _copy(key.default) for name, key in KEYS.items()}
-        for name, value in (settings or {}).items():
+        for name, value in settings.items():
             values[name] = check_value(name, value, source)
         _check_consistency(values, source)
-        return cls(values, source, frozenset(settings or ()))
+        return cls(values, source, frozenset(settings))
 
     def is_set(self, name: str) -> bool:
         """True when ``name`` was given rather than left at its default."""
@@ -154,12 +155,23 @@ def check_value(name: str, value: Any, source: str) -> Any:
     return value
 
 
+def _translate_published(settings: dict[str, Any], source: str) -> dict[str, Any]:
+    """The published ``cuda`` key said where to run; ``device`` says it now, so ``cuda: false``
+    becomes ``device: cpu`` (unless a device is given) and the key itself is not kept."""
+    if "cuda" not in settings:
+        return settings
+    cuda = settings.pop("cuda")
+    if cuda is not None and not isinstance(cuda, bool):
+        raise ConfigError(f"config key 'cuda' in {source} must be true or false, got {cuda!r}")
+    if cuda is False:
+        settings.setdefault("device", "cpu")
+    return settings
+
+
 def _check_consistency(values: dict[str, Any], source: str) -> None:
     if values["step_iters"] != sorted(values["step_iters"]):
         raise ConfigError(f"config key 'step_iters' in {source} must be increasing, "
                           f"got {values['step_iters']}")
-    if values["cuda"] is False and values["device"] == "auto":
-        values["device"] = "cpu"  # the published key, kept so old configs mean what they said
 
 
 def resolve_config_path(name: str) -> Path:
@@ -226,11 +238,11 @@ def load_config(name: str, overrides: Iterable[str] = (), **values: Any) -> Conf
     Keyword ``values`` are applied last (for code and tests).
     """
     path = resolve_config_path(name)
-    settings = read_settings(path)
     source = str(path)
+    settings = _translate_published(read_settings(path), source)
     for key in settings:
         check_value(key, settings[key], source)
-    cli = parse_overrides(overrides)
+    cli = _translate_published(parse_overrides(overrides), "the command line")
     for key in cli:
         check_value(key, cli[key], "the command line")
     return Config.from_dict({**settings, **cli, **values}, source)

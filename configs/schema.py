@@ -71,7 +71,6 @@ KEYS: dict[str, Key] = {
     "max_iters": Key("int?", None, "stop after this many iterations (none: num_epochs decide)"),
     "seed": Key("int", 0, "seed for weights, shuffling and augmentation"),
     "device": Key("str", "auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps"),
-    "cuda": Key("bool?", None, "published key: false forces the CPU (prefer device)"),
     "amp": Key("bool", True, "bf16 autocast on CUDA (on the CPU only with cpu_amp too)"),
     "cpu_amp": Key("bool", False, "bf16 autocast on the CPU as well (with amp): faster on CPUs "
                    "with AVX512-BF16 or AMX (a CPU without bf16 convolutions runs fp32); outputs "

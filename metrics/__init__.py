@@ -1,8 +1,7 @@
 """Evaluation metrics: one definition each, used in training, inference and benchmarks."""
 
 from metrics.identity import SAME_PERSON, identity_distances
-from metrics.legacy import published_image_dice
-from metrics.reconstruction import PSNR_CAP_DB, masked_l1, psnr, ssim
+from metrics.reconstruction import PSNR_CAP_DB, masked_l1, psnr, published_image_dice, ssim
 from metrics.segmentation import DiceScore, PixelAccuracy, dice_per_image
 
 __all__ = ["PSNR_CAP_DB", "SAME_PERSON", "DiceScore", "PixelAccuracy", "dice_per_image",

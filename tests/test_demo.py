@@ -18,6 +18,7 @@ from demos.baseline import BaselineScores, in_mask_scores, telea
 from demos.report import compare, headline, markdown_table, pick_examples
 from demos.steps import Step, StepFailed, StepRunner, argv_for
 from demos.talking_video import open_mouth, speech_like
+from demos.training import DemoRuns
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.command import build_parser as infer_parser
 from prepare.command import build_parser as prepare_parser
@@ -169,19 +170,18 @@ def test_ctrl_c_during_a_command_stops_the_demo_after_it(tmp_path):
     assert not list(tmp_path.glob("*.done"))
 
 
-def test_interrupted_training_is_resumed_and_abandoned_runs_are_cleared(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "WEIGHTS", tmp_path)
-    monkeypatch.setattr(demo, "SAMPLES", tmp_path / "samples")
+def test_interrupted_training_is_resumed_and_abandoned_runs_are_cleared(tmp_path):
+    runs = DemoRuns(tmp_path, tmp_path / "samples", tmp_path / "train")
     segm, facemask = tmp_path / "segm", tmp_path / "facemask"
     segm.mkdir()
     facemask.mkdir()
     for name in ("model_segm_0_10.pth", "model_segm_1_20_interrupted.pth", "segm_log.csv"):
         (segm / name).write_text("x")
     (facemask / "model_5_50.pth").write_text("x")
-    assert demo.resume_option("segm") == f" --resume {segm / 'model_segm_1_20_interrupted.pth'}"
-    demo.clear_training("segm")  # resuming: keep everything
+    assert runs.resume_option("segm") == f" --resume {segm / 'model_segm_1_20_interrupted.pth'}"
+    runs.clear("segm")  # resuming: keep everything
     assert (segm / "segm_log.csv").exists()
     (segm / "model_segm_1_20_interrupted.pth").unlink()
-    assert demo.resume_option("segm") == ""
-    demo.clear_training("segm")  # from scratch: the old segmenter run goes, the other stage stays
+    assert runs.resume_option("segm") == ""
+    runs.clear("segm")  # from scratch: the old segmenter run goes, the other stage stays
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["model_5_50.pth"]

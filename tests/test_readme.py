@@ -159,10 +159,10 @@ def help_texts() -> dict[tuple[str, str | None], HelpResult]:
 def test_parser_finds_commands_in_fences_only():
     markdown = ("Text `python3 nothere.py` inline.\n```\n# comment\n"
                 "python3 train.py segm img_size=64  # note\n"
-                "python3 -m datasets.prepare images \\\n  --src a --out b\nmake test\npip install x\n```\n")
+                "python3 -m prepare images \\\n  --src a --out b\nmake test\npip install x\n```\n")
     lines = [ln for b in fenced_blocks(markdown) for ln in logical_lines(b)]
     commands = [parse_command(ln) for ln in lines]
-    assert [c.target for c in commands if c] == ["train.py", "-m datasets.prepare", "make"]
+    assert [c.target for c in commands if c] == ["train.py", "-m prepare", "make"]
     assert commands[1].args == ("images", "--src", "a", "--out", "b")
     assert options_used(("[--input", "PATH]", "[--segm-weights", "FILE]", "key=value")) == {
         "--input", "--segm-weights"}
