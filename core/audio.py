@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.media import VideoError, read_wav
+from core.wav import WavError, read_wav
 
 F_MIN = 20.0  # Hz; below this there is only rumble, no speech
 POWER_FLOOR = 1e-10  # log(POWER_FLOOR) is what digital silence maps to
@@ -190,7 +190,7 @@ class SoundTrack:
         path = Path(path)
         try:
             samples, rate = read_wav(path)
-        except (OSError, EOFError, VideoError) as err:
+        except (OSError, EOFError, WavError) as err:
             raise AudioError(f"{path}: cannot read the soundtrack ({err})") from None
         return cls(resample(samples, rate, settings.sample_rate), settings)
 

@@ -7,7 +7,6 @@
 - ``VideoReader`` / ``VideoWriter``: frames streamed through pipes, so a video is decoded
   once and encoded once and only the frames in hand are in memory; the writer muxes a
   soundtrack in. ``encode_video`` is the writer for a list of frames.
-- ``read_wav`` / ``write_wav``: 16-bit PCM.
 
 Every file is written under a temporary name and renamed when complete (``core.files``).
 """
@@ -17,7 +16,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import wave
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from core.files import PendingFile, atomic_path
+from core.wav import AUDIO_RATE
 
-AUDIO_RATE = 16000  # Hz, mono
-SILENCE_PEAK = 10 ** (-60 / 20)  # a track whose peak stays under -60 dBFS counts as silent
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 # Audio codecs an .mp4 holds as they are; anything else is re-encoded to AAC.
 MP4_AUDIO = ("aac", "mp3", "alac")
@@ -154,33 +151,6 @@ def extract_audio(info: VideoInfo, wav_path: Path) -> None:
                        str(AUDIO_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)])
         if result.returncode != 0:
             raise VideoError(f"{info.path}: audio extraction failed ({_last_error_line(result.stderr)})")
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """A 16-bit PCM WAV -> ``(samples,)`` float32 in [-1,1] (channels averaged), sample rate."""
-    with wave.open(str(path), "rb") as f:
-        rate, channels, width = f.getframerate(), f.getnchannels(), f.getsampwidth()
-        data = f.readframes(f.getnframes())
-    if width != 2:
-        raise VideoError(f"{path}: expected 16-bit PCM, got {8 * width}-bit")
-    samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-    return samples.reshape(-1, channels).mean(axis=1), rate
-
-
-def is_silent(samples: np.ndarray) -> bool:
-    """True when the peak level stays under -60 dBFS (or there are no samples)."""
-    return samples.size == 0 or float(np.abs(samples).max()) < SILENCE_PEAK
-
-
-def write_wav(path: str | Path, samples: np.ndarray, rate: int = AUDIO_RATE) -> Path:
-    """``(T,)`` float samples in [-1,1] as a mono 16-bit PCM WAV, atomically."""
-    pcm = (np.clip(samples, -1, 1) * 32767).round().astype("<i2")
-    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(pcm.tobytes())
-    return Path(path)
 
 
 def is_video_file(path: Path) -> bool:

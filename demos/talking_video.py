@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.media import encode_video, write_wav
+from core.media import encode_video
+from core.wav import AUDIO_RATE, write_wav
 from demos.astronaut import View, face_landmarks, render, source_image
 
-AUDIO_RATE = 16000
 FORMANTS = ((700.0, 1200.0), (400.0, 2000.0), (550.0, 900.0))  # a, e, o: first two formants (Hz)
 MOUTH_DARK = np.array([70.0, 25.0, 30.0])  # the inside of an open mouth, RGB
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.files import atomic_path, write_csv
-from core.media import VideoError, extract_audio, extract_frames, is_silent, probe, read_wav
+from core.media import VideoError, extract_audio, extract_frames, probe
+from core.wav import is_silent, read_wav
 from datasets.layout import (
     FRAMES_CSV,
     MASKED_DIR,

@@ -27,7 +27,8 @@ import numpy as np
 
 from core.files import write_csv
 from core.images import write_image
-from core.media import encode_video, write_wav
+from core.media import encode_video
+from core.wav import write_wav
 from datasets.layout import write_frames_csv
 
 SAMPLE_RATE = 16000

@@ -16,7 +16,8 @@ from torch import nn
 
 from configs import Config
 from core.images import write_image
-from core.media import encode_video, write_wav
+from core.media import encode_video
+from core.wav import write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 CELEBA30 = REPO.parent / "shared" / "fixtures" / "celeba30"

@@ -11,7 +11,7 @@ import torch
 from synthetic import face_triplets
 
 import core.audio
-import core.media
+import core.wav
 from core.audio import POWER_FLOOR, AudioSettings, mel_filterbank
 from datasets.audio import FrameAudio
 from datasets.layout import DatasetError
@@ -96,7 +96,7 @@ def test_frames_missing_from_frames_csv_are_refused(tmp_path):
 def test_audio_is_decoded_once_per_dataset(tmp_path, monkeypatch):
     root = write_talking_dataset(tmp_path / "talk", 10, size=16)
     calls = []
-    real = core.media.read_wav
+    real = core.wav.read_wav
     monkeypatch.setattr(core.audio, "read_wav", lambda path: (calls.append(path), real(path))[1])
     dataset = ReconstructionDataset(root, 16, audio=AudioSettings(window_s=0.2))
     items = [dataset[i] for i in range(len(dataset))] * 2

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import demo
-from core.media import count_frames, encode_video, probe, write_wav
+from core.media import count_frames, encode_video, probe
+from core.wav import write_wav
 from demos import astronaut
 from demos.baseline import BaselineScores, in_mask_scores, telea
 from demos.report import compare, headline, markdown_table, pick_examples

@@ -20,7 +20,8 @@ from torch import nn
 
 from configs import Config
 from core.faces import find_faces
-from core.media import count_frames, encode_video, probe, write_wav
+from core.media import count_frames, encode_video, probe
+from core.wav import write_wav
 from demos.scenes import Placement, background, masked_astronaut, scene
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.command import Options, run

@@ -61,3 +61,28 @@ def test_the_repository_stands_alone():
 
 def test_readme_is_the_short_way_in():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 300
+
+
+MAX_FILE_LINES = 300
+MAX_FUNCTION_LINES = 60
+
+
+def test_files_and_functions_stay_short():
+    """A reader takes in one module, and one function, at a time: no library or script file over
+    300 lines and no function over 60 (from its ``def`` to its last line). Tests and benchmarks
+    (run by hand, one table each) are exempt."""
+    long_files, long_functions = [], []
+    for path in python_files():
+        text = path.read_text()
+        where = path.relative_to(ROOT)
+        if where.parts[0] == "benchmarks":
+            continue
+        if len(text.splitlines()) > MAX_FILE_LINES:
+            long_files.append(f"{where}: {len(text.splitlines())}")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{where}:{node.lineno} {node.name}: {length}")
+    assert not long_files, long_files
+    assert not long_functions, long_functions

@@ -9,7 +9,8 @@ import pytest
 from helpers_prepare import make_video
 
 from core.images import load_image, load_mask
-from core.media import AUDIO_RATE, probe, read_wav
+from core.media import probe
+from core.wav import AUDIO_RATE, read_wav
 from datasets.reconstruction import ReconstructionDataset
 from prepare.command import main
 from prepare.example import output_paths
