@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.files import atomic_path, write_csv
+from core.files import atomic_path
 from core.media import VideoError, extract_audio, extract_frames, is_silent, probe, read_wav
 from datasets.layout import (
     FRAMES_CSV,
@@ -31,6 +31,7 @@ from datasets.layout import (
     MASKED_SUFFIX,
     DatasetError,
     read_frames_csv,
+    write_annotations,
     write_frames_csv,
 )
 from prepare.example import (
@@ -61,13 +62,13 @@ def unique_names(sources: list[Path]) -> list[str]:
     return [p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in sources]
 
 
-def write_annotations(root: Path, val_fraction: float, seed: int) -> tuple[int, int]:
-    """``annotations/{train,val}.csv`` over every finished example under ``root``.
+def write_split(root: Path, val_fraction: float, seed: int) -> tuple[int, int]:
+    """The annotation CSVs (``datasets.layout.write_annotations``) over every finished
+    example under ``root``, in name order.
 
-    Rows ``index,image_masked/NAME_masked.png,image_binary/NAME_binary.png`` (relative to
-    ``root``). The split comes from ``split_of``; when it leaves val empty although
-    ``val_fraction`` > 0 and there are 2+ examples, the example with the smallest hash
-    goes to val. Returns (train rows, val rows).
+    The split comes from ``split_of``; when it leaves val empty although ``val_fraction``
+    > 0 and there are 2+ examples, the example with the smallest hash goes to val.
+    Returns (train rows, val rows).
     """
     masked_dir = root / MASKED_DIR
     names = []
@@ -80,14 +81,8 @@ def write_annotations(root: Path, val_fraction: float, seed: int) -> tuple[int, 
     if val_fraction > 0 and len(names) >= 2 and "val" not in splits.values():
         first = min((source_name(n) for n in names), key=lambda n: split_hash(n, seed))
         splits.update({n: "val" for n in names if source_name(n) == first})
-    rows: dict[str, list] = {"train": [], "val": []}
-    for index, name in enumerate(names):
-        _, masked, binary = output_paths(root, name)
-        relative = [masked.relative_to(root).as_posix(), binary.relative_to(root).as_posix()]
-        rows[splits[name]].append([index, *relative])
-    for split, split_rows in rows.items():
-        write_csv(root / "annotations" / f"{split}.csv", None, split_rows)
-    return len(rows["train"]), len(rows["val"])
+    counts = write_annotations(root, [(splits[n], *output_paths(root, n)[1:]) for n in names])
+    return counts["train"], counts["val"]
 
 
 def _report_path(root: Path, options: PrepareOptions) -> Path:
@@ -118,7 +113,7 @@ def _run_inputs(sources: list[Path], names: list[str], root: Path, options: Prep
     results.sort(key=lambda r: order.get(r.name, -1))
     report = _report_path(root, options)
     write_report(report, [*extra_rows, *results])
-    write_annotations(root, options.val_fraction, options.seed)
+    write_split(root, options.val_fraction, options.seed)
     return PrepareSummary(root, results, report, seconds=time.perf_counter() - start)
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from helpers_prepare import CELEBA30
 
-from core.faces import CELEBA_HQ_CENTER_SHIFT, CROP_CENTER_SHIFT, EYE_TO_MOUTH, find_faces
 from core.images import load_image, load_mask
 from datasets.reconstruction import ReconstructionDataset
 from datasets.segmentation import SegmentationDataset
+from faces.crop import CELEBA_HQ_CENTER_SHIFT, CROP_CENTER_SHIFT, EYE_TO_MOUTH
+from faces.detect import PREPARE, find_faces
 from prepare.example import output_paths
 from prepare.options import PrepareOptions
 from prepare.run import prepare_images
@@ -45,7 +46,7 @@ def test_agrees_with_masktheface_and_covers_nose_and_mouth(prepared):
         ours = load_mask(output_paths(root, r.name)[2])
         theirs = load_mask(CELEBA30 / "celeba512_30k_binary" / f"{r.name}_binary.jpg")
         ious.append((ours & theirs).sum() / (ours | theirs).sum())
-        lm = find_faces(load_image(SRC / f"{r.name}.jpg"))[0].landmarks
+        lm = find_faces(load_image(SRC / f"{r.name}.jpg"), PREPARE)[0].landmarks
         for i in (33, 48, 54):
             x, y = np.round(lm[i]).astype(int)
             if not ours[y, x]:
@@ -89,8 +90,8 @@ def test_face_crops_frame_faces_like_celeba_hq(tmp_path):
     summary = prepare_images(SRC, tmp_path, PrepareOptions(crop="face", shard=(0, 10), progress=False))
     assert summary.count("done") == 3
     for r in summary.results:
-        before = find_faces(load_image(SRC / f"{r.name}.jpg"))[0].landmarks
-        after = find_faces(load_image(output_paths(tmp_path, r.name)[0]))[0].landmarks
+        before = find_faces(load_image(SRC / f"{r.name}.jpg"), PREPARE)[0].landmarks
+        after = find_faces(load_image(output_paths(tmp_path, r.name)[0]), PREPARE)[0].landmarks
         eyes = np.linalg.norm(before[42:48].mean(0) - before[36:42].mean(0))
         up = (CROP_CENTER_SHIFT - CELEBA_HQ_CENTER_SHIFT) * EYE_TO_MOUTH * eyes
         expected = before[36:48].mean(0) - [0, up]
