@@ -15,6 +15,7 @@ from datasets.reconstruction import ReconstructionDataset
 from datasets.segmentation import SegmentationDataset
 from faces.crop import CELEBA_HQ_CENTER_SHIFT, CROP_CENTER_SHIFT, EYE_TO_MOUTH
 from faces.detect import PREPARE, find_faces
+from prepare.command import main
 from prepare.example import output_paths
 from prepare.options import PrepareOptions
 from prepare.run import prepare_images
@@ -98,3 +99,20 @@ def test_face_crops_frame_faces_like_celeba_hq(tmp_path):
         assert np.abs(expected - after[36:48].mean(0)).max() < 0.06 * 512, r.name
         ratio = np.ptp(after[:, 0]) / np.ptp(before[:, 0])
         assert 0.85 < ratio < 1.15, f"{r.name}: face scale changed by {ratio:.2f}"
+
+
+def test_small_size_finds_faces_on_the_source_photo(tmp_path):
+    # Faces are found and masks drawn on the 512 px photos, then the results resized: at
+    # 64 px every face would be under --min-face, and too small for the detector.
+    out = tmp_path / "small"
+    assert main(["images", "--src", str(SRC), "--out", str(out), "--size", "64", "--crop", "none",
+                 "--quiet"]) == 0
+    names = sorted(p.stem for p in SRC.glob("*.jpg"))
+    assert len(names) == 30
+    for name in names:
+        clean_path, masked_path, binary_path = output_paths(out, name)
+        clean, masked, mask = load_image(clean_path), load_image(masked_path), load_mask(binary_path)
+        assert clean.shape == masked.shape == (64, 64, 3) and mask.shape == (64, 64), name
+        assert 0.05 < mask.mean() < 0.5, f"{name}: mask covers {mask.mean():.2f} of the face"
+        assert np.array_equal(masked[~mask], clean[~mask]), name
+        assert np.any(masked[mask] != clean[mask], axis=1).mean() > 0.9, name
