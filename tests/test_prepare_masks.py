@@ -8,7 +8,7 @@ from helpers_prepare import astronaut
 
 from faces.crop import Region
 from faces.detect import PREPARE, find_faces
-from prepare.mask_shapes import Canvas
+from prepare.mask_canvas import Canvas
 from prepare.masks import (
     MASK_TYPES,
     TEXTURES,
