@@ -34,10 +34,10 @@ import torch
 
 from configs import Config
 from configs.loader import parse_overrides
-from core.faces import find_faces
 from core.images import load_image
 from datasets.base import collate_skip_broken
 from datasets.layout import read_frames_csv
+from faces.detect import PREPARE, find_faces
 from metrics import masked_l1, psnr, ssim
 from prepare.options import PrepareOptions
 from prepare.run import prepare_video
@@ -53,7 +53,7 @@ def mouth_boxes(dataset, img_size: int) -> dict[str, torch.Tensor]:
     boxes = {}
     for sample in dataset.samples:
         image = load_image(sample.image)
-        faces = find_faces(image)
+        faces = find_faces(image, PREPARE)
         if not faces:
             continue
         lips = faces[0].landmarks[MOUTH] * (img_size / image.shape[1])

@@ -32,10 +32,9 @@ cli.use_project_venv()
 
 import numpy as np
 
-from core.face_detection import DetectorSettings, box_iou, detect_masked_faces
-from core.faces import detect_faces
 from core.images import load_image
 from demos.scenes import NO_PEOPLE, background, paste, random_placement
+from faces.detect import BARE_FULL_RESOLUTION, DetectorSettings, box_iou, detect, find_faces
 from prepare.options import PrepareOptions
 from prepare.run import prepare_images
 
@@ -58,11 +57,10 @@ def face_sets(scales: list[float], work: Path) -> tuple[dict[str, list], list[np
     clean = [load_image(FIXTURE / "celeba512_30k" / f"{n}.jpg") for n in names]
     truth = []
     for image in clean:
-        found = detect_faces(image, 1)
+        found = detect(image, BARE_FULL_RESOLUTION)
         if not found:
             raise SystemExit("error: no face found in a bare sample face; is dlib installed correctly?")
-        r = found[0]
-        truth.append((r.left(), r.top(), r.right(), r.bottom()))
+        truth.append(found[0].box)
     for kind in ("surgical", "random"):
         prepare_images(FIXTURE / "celeba512_30k", work / kind,
                        PrepareOptions(crop="none", mask_type=kind, progress=False))
@@ -91,13 +89,13 @@ def measure(settings: DetectorSettings, sets: dict[str, list], frames: list[np.n
         hits = 0
         for image, box in items:
             start = time.perf_counter()
-            faces = detect_masked_faces(image, settings)
+            faces = find_faces(image, settings)
             if "in frame" in name:
                 seconds += time.perf_counter() - start
                 count += 1
             hits += any(box_iou(np.array(f.box, float), np.array(box, float)) > FOUND_IOU for f in faces)
         found[name] = hits
-    false = sum(len(detect_masked_faces(frame, settings)) for frame in frames)
+    false = sum(len(find_faces(frame, settings)) for frame in frames)
     return {"found": found, "false_faces": false, "ms_per_frame": 1000 * seconds / max(count, 1)}
 
 

@@ -46,10 +46,10 @@ import torch
 
 from configs import Config
 from core.checkpoint import find_latest
-from core.files import write_csv
 from core.images import load_image, load_mask
+from datasets.layout import write_annotations
 from demos.scenes import NO_PEOPLE, background, random_placement, scene
-from inference.faces import FaceFinder
+from faces.track import FaceFinder
 from inference.pipeline import MaskReconstructor
 from inference.timing import StageTimer
 from inference.weights import load_model
@@ -87,9 +87,9 @@ def training_root(work: Path, size: int) -> tuple[Path, list[dict], list[str]]:
             for folder, path in zip(("image_masked", "image", "image_binary"), files.values()):
                 (root / folder).mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, root / folder / path.name)
-            rows.append([len(rows), f"image_masked/{name}_masked.png", f"image_binary/{name}_binary.png"])
-    write_csv(root / "annotations" / "train.csv", None, rows)
-    write_csv(root / "annotations" / "val.csv", None, [])
+            rows.append(("train", root / "image_masked" / files["masked"].name,
+                         root / "image_binary" / files["mask"].name))
+    write_annotations(root, rows)
     return root, tests, [t["name"] for t in tests]
 
 

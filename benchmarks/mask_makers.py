@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from configs import Config
 from core.images import load_image, load_mask
 from datasets.layout import read_annotations
-from inference.faces import FaceFinder
+from faces.track import FaceFinder
 from inference.pipeline import MaskReconstructor
 from metrics import dice_per_image
 from prepare.options import PrepareOptions

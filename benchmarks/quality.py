@@ -59,7 +59,7 @@ from core.files import write_csv
 from core.images import load_image, load_mask, write_image
 from datasets.layout import read_annotations
 from demos.baseline import in_mask_scores, telea
-from inference.faces import FaceFinder
+from faces.track import FaceFinder
 from inference.pipeline import MaskReconstructor
 from metrics import identity_distances
 from prepare.crops import crop_dataset

@@ -207,7 +207,7 @@ def measure_faces(repeats: int) -> dict[str, float]:
     per frame size: searched (``faces=auto``), and followed between searches on a video
     (``detect_every`` 3: two frames in three cost only the tracking)."""
     from demos.scenes import Placement, background, masked_astronaut, scene
-    from inference.faces import FaceFinder
+    from faces.track import FaceFinder
 
     face = masked_astronaut(256)["masked"]
     out = {}

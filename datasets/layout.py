@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,23 @@ def read_annotations(csv_path: Path, root: Path) -> list[Sample]:
             missing.append(name)
     warn_missing(missing, f"rows of {csv_path.name}", len(rows))
     return samples
+
+
+def write_annotations(root: Path, examples: Iterable[tuple[str, Path, Path]]) -> dict[str, int]:
+    """``TRAIN_ANNS`` and ``VAL_ANNS`` under ``root``, both written (empty for a split without
+    examples), in the format ``read_annotations`` reads.
+
+    ``examples``: ``(split, masked path, binary path)``, split "train" or "val", paths under
+    ``root`` (absolute, or relative to it). Rows ``index,masked_path,binary_path`` with paths
+    relative to ``root`` and ``/`` separators; the index is the example's position in
+    ``examples``. Returns the number of rows per split.
+    """
+    rows: dict[str, list] = {"train": [], "val": []}
+    for index, (split, masked, binary) in enumerate(examples):
+        rows[split].append([index, *((root / p).relative_to(root).as_posix() for p in (masked, binary))])
+    for split, path in (("train", TRAIN_ANNS), ("val", VAL_ANNS)):
+        write_csv(root / path, None, rows[split])
+    return {split: len(split_rows) for split, split_rows in rows.items()}
 
 
 def resolve_annotations(root: Path, value: str | None, key: str, default: str | None) -> Path | None:

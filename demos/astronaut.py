@@ -47,17 +47,17 @@ def source_image() -> np.ndarray:
 @lru_cache(maxsize=1)
 def face_landmarks() -> np.ndarray:
     """Her 68 dlib landmarks ``(68,2)`` in the source photo (found once per process)."""
-    from core.faces import find_faces
+    from faces.detect import PREPARE, find_faces
 
-    faces = find_faces(source_image())
+    faces = find_faces(source_image(), PREPARE)
     if not faces:
         raise RuntimeError("dlib found no face in skimage.data.astronaut(); is dlib installed correctly?")
     return faces[0].landmarks
 
 
 def face_box() -> tuple[float, float, float]:
-    """Centre x, centre y and side of her square face crop (``datasets.face_crop.crop_box``)."""
-    from core.faces import crop_box
+    """Centre x, centre y and side of her square face crop (``faces.crop.crop_box``)."""
+    from faces.crop import crop_box
 
     return crop_box(face_landmarks())
 

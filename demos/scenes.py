@@ -68,19 +68,18 @@ def scene(crops: dict[str, np.ndarray], where: Placement, frame: np.ndarray) -> 
 
 
 def masked_astronaut(side: int = 256, kind: str = "surgical", seed: int = 0) -> dict[str, np.ndarray]:
-    """The astronaut's face crop (``core.faces.crop_box``) at ``side`` px wearing one of our
+    """The astronaut's face crop (``faces.crop.Region.around``) at ``side`` px wearing one of our
     masks: ``{"truth": clean, "masked": masked, "mask": bool}``."""
     from skimage import data
 
-    from core.faces import crop_box, crop_square, find_faces
-    from core.images import resize_image
+    from faces.crop import Region
+    from faces.detect import PREPARE, find_faces
     from prepare.masks import MaskStyle, draw_mask
 
     image = data.astronaut()
-    face = find_faces(image)[0]
-    cx, cy, crop_side = crop_box(face.landmarks)
-    crop, origin = crop_square(image, cx, cy, crop_side)
-    clean = resize_image(crop, side)
-    points = (face.landmarks - origin) * (side / crop_side)
+    face = find_faces(image, PREPARE)[0]
+    region = Region.around(face)
+    clean = region.cut(image, side)
+    points = region.to_cut(face.landmarks, side)
     drawn = draw_mask(clean, points, MaskStyle(kind), np.random.default_rng(seed))
     return {"truth": clean, "masked": drawn.image, "mask": drawn.mask}

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from inference.faces import Region
+from faces.crop import Region
 from inference.morphology import clean_mask
 from inference.pipeline import MaskReconstructor, Reconstruction, full_resolution
 

@@ -1,7 +1,7 @@
 """The inference pipeline every script shares: find faces -> cut -> segment -> clean the
 mask -> generate -> composite -> paste back.
 
-Each model sees what it saw in training: the region of the input that ``inference.faces``
+Each model sees what it saw in training: the region of the input that ``faces``
 chooses (a square face crop, or the whole image), resized to its side (the segmenter at
 ``segm_size``, the generator at ``img_size``). The result is built at the input's own
 resolution: each region's generated face and mask are resized back and pasted into the
@@ -25,7 +25,8 @@ from configs import Config
 from core.audio import AudioSettings
 from core.device import autocast, autocast_dtype
 from core.images import resize_image, resize_mask
-from inference.faces import FaceFinder, Region
+from faces.crop import Region
+from faces.track import FaceFinder
 from inference.morphology import clean_mask
 from inference.timing import StageTimer
 from models.fusion import fuse_for_inference
@@ -69,7 +70,7 @@ class MaskReconstructor:
             fused on the CPU), ``models.fusion``: the same outputs up to float rounding.
         timer: charges the work to the stages "faces", "prepare", "segmentation", "generator",
             "paste".
-        faces: which regions of each image to reconstruct (``inference.faces.FaceFinder``);
+        faces: which regions of each image to reconstruct (``faces.track.FaceFinder``);
             None: the whole image.
     """
 
@@ -219,7 +220,7 @@ class MaskReconstructor:
         else:
             with self.timer("prepare"):
                 small = self._to_device(torch.from_numpy(np.stack(
-                    [resize_mask(region.cut_mask(masks[i]), size) for i, region in views])[:, None]).float())
+                    [resize_mask(region.pixels(masks[i]), size) for i, region in views])[:, None]).float())
         with self.timer("generator"):
             generated = self.generate(x, small, None if audio is None else audio[[i for i, _ in views]])
         with self.timer("paste"):
@@ -236,7 +237,8 @@ class MaskReconstructor:
         limits = [region.lower_face(masks.shape[-1]) for region in regions]
         if all(limit is None for limit in limits):
             return masks
-        keep = torch.stack([torch.ones(masks.shape[-2:], dtype=torch.bool) if limit is None else limit
+        keep = torch.stack([torch.ones(masks.shape[-2:], dtype=torch.bool) if limit is None
+                            else torch.from_numpy(limit)
                             for limit in limits])[:, None].to(masks.device)
         return masks * keep
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.faces import detect_faces, face_descriptor
+from faces.detect import BARE_FULL_RESOLUTION, detect
+from faces.landmarks import face_descriptor
 
 SAME_PERSON = 0.6
 
@@ -24,9 +25,9 @@ def identity_distances(reference: np.ndarray, candidates: Sequence[np.ndarray]) 
 
     All NaN when no face is found in the reference.
     """
-    faces = detect_faces(reference)
+    faces = detect(reference, BARE_FULL_RESOLUTION)
     if not faces:
         return [math.nan] * len(candidates)
-    face = faces[0]
+    face = faces[0].box
     ref = face_descriptor(reference, face)
     return [float(np.linalg.norm(face_descriptor(c, face) - ref)) for c in candidates]

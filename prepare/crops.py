@@ -3,7 +3,7 @@
 For data whose masks were drawn elsewhere (the published CelebA sample and "Dataset1"
 video frames, with MaskTheFace masks), where the face is a small part of each frame: the
 face is found in each clean image, and the clean image, the masked image and the mask are
-all cut to the same square (``core.faces.crop_box``, the crop inference uses) and resized,
+all cut to the same square (``faces.crop.Region.around``, the crop inference uses) and resized,
 so a model trained on the result sees faces as inference shows them. The split
 (``annotations/``) is carried over by name; examples without a face are skipped and
 reported.
@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from core.faces import crop_box, crop_square, find_faces
-from core.files import write_csv
-from core.images import ImageReadError, load_image, load_mask, resize_image, resize_mask, write_image
+from core.images import ImageReadError, load_image, load_mask, resize_mask, write_image
 from datasets.layout import (
     TRAIN_ANNS,
     VAL_ANNS,
@@ -29,7 +27,10 @@ from datasets.layout import (
     resolve_annotations,
     triplets,
     with_clean_images,
+    write_annotations,
 )
+from faces.crop import Region
+from faces.detect import PREPARE, find_faces
 from prepare.example import output_paths
 from prepare.options import PrepareError
 from prepare.report import ItemResult, PrepareSummary, write_report
@@ -57,7 +58,7 @@ def crop_dataset(src: str | Path, out: str | Path, size: int = 512, image_dir: s
         splits = _splits(src, image_dir, masked_dir, binary_dir)
     except DatasetError as err:
         raise PrepareError(str(err)) from None
-    results, rows = [], {"train": [], "val": []}
+    results, examples = [], []
     samples = [(split, s) for split, items in splits.items() for s in items]
     bar = tqdm(samples, desc="face crops", unit="img", disable=not progress, dynamic_ncols=True)
     for split, sample in bar:
@@ -68,22 +69,19 @@ def crop_dataset(src: str | Path, out: str | Path, size: int = 512, image_dir: s
         except ImageReadError as err:
             result.reason, result.detail = "unreadable", str(err)
             continue
-        faces = find_faces(clean)
+        faces = find_faces(clean, PREPARE)
         result.faces = len(faces)
         if not faces:
             result.reason, result.detail = "no_face", "no face found in the clean image"
             continue
-        cx, cy, side = crop_box(faces[0].landmarks)
+        region = Region.around(faces[0])
         paths = output_paths(root, sample.name)
-        write_image(paths[0], resize_image(crop_square(clean, cx, cy, side)[0], size))
-        write_image(paths[2], resize_mask(crop_square(mask, cx, cy, side)[0], size).astype(np.uint8) * 255)
-        write_image(paths[1], resize_image(crop_square(masked, cx, cy, side)[0], size))  # last: marks done
+        write_image(paths[0], region.cut(clean, size))
+        write_image(paths[2], resize_mask(region.pixels(mask), size).astype(np.uint8) * 255)
+        write_image(paths[1], region.cut(masked, size))  # last: marks done
         result.status, result.outputs = "done", 1
-        index = len(rows["train"]) + len(rows["val"])
-        relative = [p.relative_to(root).as_posix() for p in paths[1:]]
-        rows["val" if split == "val" else "train"].append([index, *relative])
-    for split, split_rows in rows.items():
-        write_csv(root / "annotations" / f"{split}.csv", None, split_rows)
+        examples.append(("val" if split == "val" else "train", *paths[1:]))
+    write_annotations(root, examples)
     report = root / "prepare_report.csv"
     write_report(report, results)
     return PrepareSummary(root, results, report, seconds=time.perf_counter() - start)

@@ -1,10 +1,11 @@
 """One input photo -> its clean / masked / binary triplet(s), never raising: a problem
 becomes the skip reason in the report.
 
-With ``--crop face`` each face gets the square crop ``core.faces.crop_box`` defines (the
-one inference cuts too); with ``--crop none`` the photo is the face crop. Outputs are
-PNG (lossless: masks stay exact) and the masked image is written last, so its presence
-marks a finished example.
+With ``--crop face`` each face gets the square crop ``faces.crop.Region.around`` defines
+(the one inference cuts too); with ``--crop none`` the photo is the face crop: its faces
+are found and its masks drawn at its own resolution, then it is resized. Outputs are PNG
+(lossless: masks stay exact) and the masked image is written last, so its presence marks a
+finished example.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.faces import Face, crop_box, crop_square, detect_boxes, fit_landmarks, square_pad
-from core.images import IMAGE_EXTS, ImageReadError, load_image, resize_image, write_image
+from core.images import IMAGE_EXTS, ImageReadError, load_image, resize_image, resize_mask, write_image
 from datasets.layout import BINARY_DIR, BINARY_SUFFIX, IMAGE_DIR, MASKED_DIR, MASKED_SUFFIX
+from faces.crop import Region, square_pad
+from faces.detect import PREPARE, Face, detect, fit_landmarks
 from prepare.masks import MaskFitError, MaskStyle, draw_mask, random_style
 from prepare.options import MIN_IMAGE_SIDE, PrepareOptions
 from prepare.report import ItemResult
@@ -75,12 +77,20 @@ def detail_of(err: Exception, source: Path) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def _faces_in_crop(faces: list[Face], origin: np.ndarray, side: float, size: int) -> list[np.ndarray]:
-    """Landmarks of the faces whose mask key area lies inside a crop, in output pixels."""
-    scale = size / side
+class _Skip(Exception):
+    """An input that cannot be used: ``reason`` and ``detail`` for its report row."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _faces_in(region: Region, faces: list[Face], size: int) -> list[np.ndarray]:
+    """Landmarks of the faces whose mask key area lies inside ``region``, in pixels of its
+    cut at ``size``."""
     out = []
     for face in faces:
-        lm = (face.landmarks - origin) * scale
+        lm = region.to_cut(face.landmarks, size)
         key = lm[[8, 27, 2, 14]]
         if np.all((key >= 0) & (key < size)):
             out.append(lm)
@@ -106,12 +116,24 @@ def _masked_views(image: np.ndarray, faces_lm: list[np.ndarray], style: MaskStyl
     return masked, mask
 
 
+def _resized(clean: np.ndarray, masked: np.ndarray, mask: np.ndarray,
+             size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A square photo and its mask drawn at the photo's resolution, resized to ``size``;
+    outside the resized mask the masked image is the resized clean one, bit for bit."""
+    small_clean, small_mask = resize_image(clean, size), resize_mask(mask, size)
+    small_masked = np.where(small_mask[..., None], resize_image(masked, size), small_clean)
+    return small_clean, small_masked, small_mask
+
+
 def prepare_one(source: Path, name: str, root: Path, options: PrepareOptions) -> ItemResult:
     """Prepare one input file into ``root``; never raises (problems become a skip reason)."""
     result = ItemResult(str(source), name, "skipped",
                         split=split_of(name, options.seed, options.val_fraction))
     try:
         return _prepare_one(source, name, root, options, result)
+    except _Skip as skip:
+        result.status, result.reason, result.detail = "skipped", skip.reason, skip.detail
+        return result
     except Exception as err:  # the run must go on; the report keeps the reason
         result.status, result.reason = "skipped", "error"
         result.detail = f"{type(err).__name__}: {detail_of(err, source)}"
@@ -125,14 +147,13 @@ def _draw_views(image: np.ndarray, chosen: list[Face], name: str, suffix: str, s
     image itself (``--crop none``), or one crop per face; MaskFitError when the first fails."""
     if options.crop == "none":
         masked, mask = _masked_views(image, [f.landmarks for f in chosen], style, rng, result)
-        return [(name + suffix, image, masked, mask)]
+        return [(name + suffix, *_resized(image, masked, mask, options.size))]
     views = []
     for k, face in enumerate(chosen):
-        cx, cy, side = crop_box(face.landmarks)
-        crop, origin = crop_square(image, cx, cy, side)
-        clean = resize_image(crop, options.size)
-        others = _faces_in_crop([f for f in chosen if f is not face], origin, side, options.size)
-        own = (face.landmarks - origin) * (options.size / side)
+        region = Region.around(face)
+        clean = region.cut(image, options.size)
+        others = _faces_in(region, [f for f in chosen if f is not face], options.size)
+        own = region.to_cut(face.landmarks, options.size)
         try:
             masked, mask = _masked_views(clean, [own, *others], style, rng, result)
         except MaskFitError:
@@ -143,45 +164,43 @@ def _draw_views(image: np.ndarray, chosen: list[Face], name: str, suffix: str, s
     return views
 
 
-def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
-                 result: ItemResult) -> ItemResult:
-    def skip(reason: str, detail: str = "") -> ItemResult:
-        result.status, result.reason, result.detail = "skipped", reason, detail
-        return result
-
-    names = [name] + [f"{name}{VARIANT_MARK}{v + 1}" for v in range(1, options.variants)]
-    if not options.overwrite and all(p.is_file() for n in names for p in output_paths(root, n)):
-        result.status = "exists"
-        return result
+def _read(source: Path, options: PrepareOptions) -> np.ndarray:
+    """The photo at its own resolution, mirrored out to a square for ``--crop none``."""
     if source.suffix.lower() not in IMAGE_EXTS:
-        return skip("not_image", f"extension {source.suffix or '(none)'} is not an image type")
+        raise _Skip("not_image", f"extension {source.suffix or '(none)'} is not an image type")
     if source.stat().st_size == 0:
-        return skip("empty_file", "0 bytes")
-    clock = _Clock()
+        raise _Skip("empty_file", "0 bytes")
     try:
         image = load_image(source)
     except ImageReadError as err:
-        return skip("unreadable", detail_of(err, source))
+        raise _Skip("unreadable", detail_of(err, source)) from None
     h, w = image.shape[:2]
     if min(h, w) < MIN_IMAGE_SIDE:
-        return skip("image_too_small", f"{w}x{h} px, under {MIN_IMAGE_SIDE} px")
-    if options.crop == "none":
-        image = resize_image(square_pad(image), options.size)
-    clock.lap("read")
+        raise _Skip("image_too_small", f"{w}x{h} px, under {MIN_IMAGE_SIDE} px")
+    return square_pad(image) if options.crop == "none" else image
 
-    boxes = detect_boxes(image)
+
+def _chosen_faces(image: np.ndarray, options: PrepareOptions, result: ItemResult,
+                  clock: _Clock) -> list[Face]:
+    """The faces to mask (the largest, or all with ``all_faces``) at least ``min_face`` wide."""
+    detections = detect(image, PREPARE)
     clock.lap("detect")
-    result.faces = len(boxes)
-    if not boxes:
-        return skip("no_face", "no face found")
-    widths = [box[2] - box[0] for box, _ in boxes]
-    big = [b for b, width in zip(boxes, widths) if width >= options.min_face]
+    result.faces = len(detections)
+    if not detections:
+        raise _Skip("no_face", "no face found")
+    big = [d for d in detections if d.width >= options.min_face]
     if not big:
-        return skip("face_too_small", f"largest face {max(widths)} px wide, under {options.min_face} px")
+        widest = max(d.width for d in detections)
+        raise _Skip("face_too_small", f"largest face {widest} px wide, under {options.min_face} px")
     chosen = fit_landmarks(image, big if options.all_faces else big[:1])
     clock.lap("landmarks")
+    return chosen
 
-    views = []  # (output name, clean, masked, mask)
+
+def _draw_variants(image: np.ndarray, chosen: list[Face], name: str, options: PrepareOptions,
+                   result: ItemResult) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(output name, clean, masked, mask)`` of every mask variant of the photo."""
+    views = []
     for variant in range(options.variants):
         # Variant 0 draws from the example's own generator (as without --variants), the
         # others from their own, so adding variants leaves the first one as it was.
@@ -194,9 +213,22 @@ def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
             views += _draw_views(image, chosen, name, suffix, style, rng, options, result)
         except MaskFitError as err:
             if variant == 0:
-                return skip("mask_fit", str(err))
-    clock.lap("draw")
+                raise _Skip("mask_fit", str(err)) from None
+    return views
 
+
+def _prepare_one(source: Path, name: str, root: Path, options: PrepareOptions,
+                 result: ItemResult) -> ItemResult:
+    names = [name] + [f"{name}{VARIANT_MARK}{v + 1}" for v in range(1, options.variants)]
+    if not options.overwrite and all(p.is_file() for n in names for p in output_paths(root, n)):
+        result.status = "exists"
+        return result
+    clock = _Clock()
+    image = _read(source, options)
+    clock.lap("read")
+    chosen = _chosen_faces(image, options, result, clock)
+    views = _draw_variants(image, chosen, name, options, result)
+    clock.lap("draw")
     for out_name, clean, masked, mask in views:
         clean_path, masked_path, binary_path = output_paths(root, out_name)
         write_image(clean_path, clean)

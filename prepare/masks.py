@@ -1,8 +1,9 @@
 """Synthetic face masks drawn onto real faces, MaskTheFace's method with our own drawings.
 
 1. Six key points come from dlib's 68 landmarks (``key_points``).
-2. The chosen design is painted on a flat canvas in mask units (``prepare.mask_shapes``,
-   with optional colour and a procedural texture from ``prepare.mask_textures``).
+2. The chosen design (``prepare.mask_shapes``) is painted on a flat canvas in mask units
+   (``prepare.mask_canvas``), with optional colour and a procedural texture from
+   ``prepare.mask_textures``.
 3. A homography fitted to the six point pairs warps the canvas onto the face; the head's
    turn picks the left, front or right variant (far-side loops hidden, far side darker).
 4. The mask takes the face's brightness and lighting direction.
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from prepare.mask_shapes import PAINTERS, TEMPLATE_KEY_POINTS, Canvas
+from prepare.mask_canvas import TEMPLATE_KEY_POINTS, Canvas, Painted
+from prepare.mask_shapes import PAINTERS
 from prepare.mask_textures import PATTERNS, accent_color, fabric_grain, low_pass, pattern
 
 MASK_TYPES = tuple(PAINTERS)
@@ -169,37 +171,24 @@ def _is_gray(image: np.ndarray) -> bool:
     return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2]))
 
 
-def draw_mask(image: np.ndarray, lm: np.ndarray, style: MaskStyle, rng: np.random.Generator,
-              variant: str | None = None) -> DrawnMask:
-    """Draw a mask of ``style`` on the face with landmarks ``lm`` ``(68,2)`` in ``image``
-    ``(H,W,3)`` uint8 RGB. ``variant`` overrides the one read from the head's turn.
-
-    Returns a new image; ``image`` is not modified. Raises MaskFitError when the fitted
-    mask is degenerate or falls outside the image.
-    """
-    if style.kind not in PAINTERS:
-        raise ValueError(f"unknown mask type {style.kind!r}; choose from {', '.join(MASK_TYPES)}")
-    kp = key_points(lm)
-    turn = head_turn(lm)
-    variant = variant or variant_for(turn)
-    far_side = {"left": -1, "front": 0, "right": 1}[variant]
-    center = float(np.clip(2 * turn - 1, -MAX_CENTER_SHIFT, MAX_CENTER_SHIFT))
+def _color_of(style: MaskStyle, rng: np.random.Generator) -> tuple[int, int, int]:
+    """The style's colour, else its type's default (cloth: one of ``CLOTH_COLORS``)."""
     if style.color is not None:
-        color = tuple(style.color)
-    elif style.kind == "cloth":
-        color = CLOTH_COLORS[int(rng.integers(len(CLOTH_COLORS)))]
-    else:
-        color = DEFAULT_COLORS[style.kind]
-    base = np.asarray(color, np.float64) / 255.0
+        return tuple(style.color)
+    if style.kind == "cloth":
+        return CLOTH_COLORS[int(rng.integers(len(CLOTH_COLORS)))]
+    return DEFAULT_COLORS[style.kind]
 
-    canvas = Canvas.create(_canvas_scale(kp), far_side, center)
-    albedo = _body_albedo(canvas, style.kind, base, style.texture, rng)
-    painted_canvas = PAINTERS[style.kind](canvas, albedo, base)
 
+def _warp_onto(painted: Painted, canvas: Canvas, kp: np.ndarray,
+               shape: tuple[int, ...]) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+    """The painted canvas warped onto the face's key points ``kp`` ``(6,2)`` in an image of
+    ``shape``: the (rows, cols) it covers, ``(h,w)`` bool painted pixels and ``(h,w,3)``
+    float colours there. MaskFitError when the warp is degenerate or misses the image."""
     homography, _ = cv2.findHomography(canvas.to_px(TEMPLATE_KEY_POINTS), kp, 0)
     if homography is None or not np.all(np.isfinite(homography)):
         raise MaskFitError("no homography fits the face key points")
-    h, w = image.shape[:2]
+    h, w = shape[:2]
     # Warp only into the mask's bounding box: the rest of a large photo is untouched anyway.
     ch, cw = canvas.shape
     corners = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float64)
@@ -215,21 +204,41 @@ def draw_mask(image: np.ndarray, lm: np.ndarray, style: MaskStyle, rng: np.rando
         raise MaskFitError("the mask falls outside the image")
     to_roi = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ homography
     size = (x1 - x0, y1 - y0)
-    alpha = cv2.warpPerspective(painted_canvas.alpha.astype(np.float32), to_roi, size, flags=cv2.INTER_LINEAR)
-    colors = cv2.warpPerspective(painted_canvas.rgb, to_roi, size, flags=cv2.INTER_LINEAR)
-    painted = alpha >= 0.5
-    if not painted.any():
+    alpha = cv2.warpPerspective(painted.alpha.astype(np.float32), to_roi, size, flags=cv2.INTER_LINEAR)
+    colors = cv2.warpPerspective(painted.rgb, to_roi, size, flags=cv2.INTER_LINEAR)
+    if not (alpha >= 0.5).any():
         raise MaskFitError("the mask falls outside the image")
+    return (slice(y0, y1), slice(x0, x1)), alpha >= 0.5, colors
 
-    roi = image[y0:y1, x0:x1]
-    lit = _match_lighting(roi, colors, painted, blur_px=canvas.px_per_unit / 1.3 / 3)
+
+def draw_mask(image: np.ndarray, lm: np.ndarray, style: MaskStyle, rng: np.random.Generator,
+              variant: str | None = None) -> DrawnMask:
+    """Draw a mask of ``style`` on the face with landmarks ``lm`` ``(68,2)`` in ``image``
+    ``(H,W,3)`` uint8 RGB. ``variant`` overrides the one read from the head's turn.
+
+    Returns a new image; ``image`` is not modified. Raises MaskFitError when the fitted
+    mask is degenerate or falls outside the image.
+    """
+    if style.kind not in PAINTERS:
+        raise ValueError(f"unknown mask type {style.kind!r}; choose from {', '.join(MASK_TYPES)}")
+    kp = key_points(lm)
+    turn = head_turn(lm)
+    variant = variant or variant_for(turn)
+    far_side = {"left": -1, "front": 0, "right": 1}[variant]
+    center = float(np.clip(2 * turn - 1, -MAX_CENTER_SHIFT, MAX_CENTER_SHIFT))
+    color = _color_of(style, rng)
+    base = np.asarray(color, np.float64) / 255.0
+    canvas = Canvas.create(_canvas_scale(kp), far_side, center)
+    albedo = _body_albedo(canvas, style.kind, base, style.texture, rng)
+    roi, painted, colors = _warp_onto(PAINTERS[style.kind](canvas, albedo, base), canvas, kp, image.shape)
+
+    lit = _match_lighting(image[roi], colors, painted, blur_px=canvas.px_per_unit / 1.3 / 3)
     if _is_gray(image):  # a black-and-white photo gets a grey mask, or the mask would give itself away
         lit = np.repeat(lit @ np.array([0.299, 0.587, 0.114], np.float32), 3).reshape(lit.shape)
     out = image.copy()
-    out_roi = out[y0:y1, x0:x1]
-    out_roi[painted] = np.round(lit[painted] * 255).astype(np.uint8)
-    mask = np.zeros((h, w), bool)
-    mask[y0:y1, x0:x1] = painted
+    out[roi][painted] = np.round(lit[painted] * 255).astype(np.uint8)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[roi] = painted
     return DrawnMask(out, mask, style.kind, variant, tuple(int(c) for c in color), style.texture)
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.files import atomic_path, write_csv
-from core.media import VideoError, extract_audio, extract_frames, probe
+from core.files import atomic_path
+from core.media import VideoError, VideoInfo, extract_audio, extract_frames, probe
 from core.wav import is_silent, read_wav
 from datasets.layout import (
     FRAMES_CSV,
@@ -32,6 +32,7 @@ from datasets.layout import (
     MASKED_SUFFIX,
     DatasetError,
     read_frames_csv,
+    write_annotations,
     write_frames_csv,
 )
 from prepare.example import (
@@ -62,13 +63,13 @@ def unique_names(sources: list[Path]) -> list[str]:
     return [p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in sources]
 
 
-def write_annotations(root: Path, val_fraction: float, seed: int) -> tuple[int, int]:
-    """``annotations/{train,val}.csv`` over every finished example under ``root``.
+def write_split(root: Path, val_fraction: float, seed: int) -> tuple[int, int]:
+    """The annotation CSVs (``datasets.layout.write_annotations``) over every finished
+    example under ``root``, in name order.
 
-    Rows ``index,image_masked/NAME_masked.png,image_binary/NAME_binary.png`` (relative to
-    ``root``). The split comes from ``split_of``; when it leaves val empty although
-    ``val_fraction`` > 0 and there are 2+ examples, the example with the smallest hash
-    goes to val. Returns (train rows, val rows).
+    The split comes from ``split_of``; when it leaves val empty although ``val_fraction``
+    > 0 and there are 2+ examples, the example with the smallest hash goes to val.
+    Returns (train rows, val rows).
     """
     masked_dir = root / MASKED_DIR
     names = []
@@ -81,14 +82,8 @@ def write_annotations(root: Path, val_fraction: float, seed: int) -> tuple[int, 
     if val_fraction > 0 and len(names) >= 2 and "val" not in splits.values():
         first = min((source_name(n) for n in names), key=lambda n: split_hash(n, seed))
         splits.update({n: "val" for n in names if source_name(n) == first})
-    rows: dict[str, list] = {"train": [], "val": []}
-    for index, name in enumerate(names):
-        _, masked, binary = output_paths(root, name)
-        relative = [masked.relative_to(root).as_posix(), binary.relative_to(root).as_posix()]
-        rows[splits[name]].append([index, *relative])
-    for split, split_rows in rows.items():
-        write_csv(root / "annotations" / f"{split}.csv", None, split_rows)
-    return len(rows["train"]), len(rows["val"])
+    counts = write_annotations(root, [(splits[n], *output_paths(root, n)[1:]) for n in names])
+    return counts["train"], counts["val"]
 
 
 def _report_path(root: Path, options: PrepareOptions) -> Path:
@@ -119,7 +114,7 @@ def _run_inputs(sources: list[Path], names: list[str], root: Path, options: Prep
     results.sort(key=lambda r: order.get(r.name, -1))
     report = _report_path(root, options)
     write_report(report, [*extra_rows, *results])
-    write_annotations(root, options.val_fraction, options.seed)
+    write_split(root, options.val_fraction, options.seed)
     return PrepareSummary(root, results, report, seconds=time.perf_counter() - start)
 
 
@@ -170,51 +165,62 @@ def prepare_video(video: str | Path, out: str | Path, fps: float = 1.0, options:
         row.detail = detail_of(err, video)
         write_report(_report_path(root, options), [row])
         raise PrepareError(str(err)) from None
+    _copy_video(video, root)
+    frames = _frames(info, root, fps, options.overwrite)
+    notices = _soundtrack(info, video, root, options.overwrite, row)
+    row.status = "done"
+    row.outputs = len(frames)
+    row.detail = f"{len(frames)} frames at {fps:g} fps of {info.duration:.2f} s; " + row.detail
+    sources = [root / "frames" / f"{n}.jpg" for n, _ in frames]
+    summary = _run_inputs(sources, [n for n, _ in frames], root, options, [row], "frame")
+    summary.notices = notices
+    return summary
 
-    frames_csv = root / FRAMES_CSV
+
+def _copy_video(video: Path, root: Path) -> None:
+    """``raw/VIDEO``: a copy of the video; PrepareError when ``root`` holds another one."""
     raw = root / "raw" / video.name
     previous = sorted((root / "raw").glob("*")) if (root / "raw").is_dir() else []
     if any(p.name != video.name for p in previous):
         raise PrepareError(f"{root} already holds frames of {previous[0].name}; "
                            "give each video its own --out")
-    notices = []
     raw.parent.mkdir(parents=True, exist_ok=True)
     if not raw.is_file() or raw.stat().st_size != video.stat().st_size:
         with atomic_path(raw) as tmp:
             shutil.copyfile(video, tmp)
 
-    frames_dir = root / "frames"
-    frames = _extracted_frames(frames_csv, frames_dir) if not options.overwrite else None
+
+def _frames(info: VideoInfo, root: Path, fps: float, overwrite: bool) -> list[tuple[str, float]]:
+    """``frames/frameNNNN.jpg`` and ``frames.csv``, extracted unless an earlier run did."""
+    frames_csv, frames_dir = root / FRAMES_CSV, root / "frames"
+    frames = _extracted_frames(frames_csv, frames_dir) if not overwrite else None
     if frames is None:
         try:
             frames = extract_frames(info, frames_dir, fps)
         except VideoError as err:
             raise PrepareError(str(err)) from None
         write_frames_csv(frames_csv, frames)
+    return frames
 
+
+def _soundtrack(info: VideoInfo, video: Path, root: Path, overwrite: bool, row: ItemResult) -> list[str]:
+    """``audio/TRACK.wav`` (16 kHz mono) when the video has sound; its notices (no or silent
+    audio), also told in the video's report ``row``."""
     wav = root / "audio" / f"{video.stem}.wav"
     if not info.has_audio:
         row.reason, row.detail = "no_audio", "the video has no audio stream: no WAV written"
-        notices.append(f"notice: {video.name} has no audio track; prepared frames without audio")
-    else:
-        if options.overwrite or not wav.is_file():
-            try:
-                extract_audio(info, wav)
-            except VideoError as err:
-                raise PrepareError(str(err)) from None
-        samples, rate = read_wav(wav)
-        row.detail = f"audio {len(samples) / rate:.2f} s at {rate} Hz mono -> audio/{wav.name}"
-        if is_silent(samples):
-            row.reason = "silent_audio"
-            notices.append(f"notice: the audio track of {video.name} is silent (peak under -60 dBFS)")
-    row.status = "done"
-    row.outputs = len(frames)
-    row.detail = f"{len(frames)} frames at {fps:g} fps of {info.duration:.2f} s; " + row.detail
-
-    sources = [frames_dir / f"{n}.jpg" for n, _ in frames]
-    summary = _run_inputs(sources, [n for n, _ in frames], root, options, [row], "frame")
-    summary.notices = notices
-    return summary
+        return [f"notice: {video.name} has no audio track; prepared frames without audio"]
+    if overwrite or not wav.is_file():
+        try:
+            extract_audio(info, wav)
+        except VideoError as err:
+            raise PrepareError(str(err)) from None
+    samples, rate = read_wav(wav)
+    row.detail = f"audio {len(samples) / rate:.2f} s at {rate} Hz mono -> audio/{wav.name}"
+    if is_silent(samples):
+        row.reason = "silent_audio"
+        return [f"notice: the audio track of {video.name} is silent (peak under -60 dBFS)"]
+    return []
 
 
 def _extracted_frames(frames_csv: Path, frames_dir: Path) -> list[tuple[str, float]] | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.faces import crop_box, crop_square, find_faces, square_pad
 from core.images import IMAGE_EXTS, ImageReadError, grid, load_image, resize_image, write_image
+from faces.crop import Region, square_pad
+from faces.detect import PREPARE, find_faces
 from prepare.example import rng_for
 from prepare.masks import MASK_TYPES, TEXTURES, draw_mask, random_style
 from prepare.options import PrepareError
@@ -31,15 +32,12 @@ def contact_sheet(src: str | Path, out: str | Path, count: int = 4, tile: int = 
             image = load_image(source)
         except ImageReadError:
             continue
-        image = resize_image(square_pad(image), size) if crop == "none" else image
-        faces = find_faces(image)
+        image = square_pad(image) if crop == "none" else image
+        faces = find_faces(image, PREPARE)  # on the photo at its own resolution
         if not faces:
             continue
-        lm = faces[0].landmarks
-        if crop == "face":
-            cx, cy, side = crop_box(lm)
-            image, origin = crop_square(image, cx, cy, side)
-            image, lm = resize_image(image, size), (lm - origin) * (size / side)
+        region = Region.around(faces[0]) if crop == "face" else Region.whole(image)
+        image, lm = region.cut(image, size), region.to_cut(faces[0].landmarks, size)
         rng = rng_for(source.stem, seed)
         styles = [random_style(rng, kind) for kind in MASK_TYPES]
         styles += [random_style(rng, "cloth" if k % 2 else "surgical", texture=t)

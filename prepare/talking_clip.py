@@ -25,11 +25,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.files import write_csv
 from core.images import write_image
 from core.media import encode_video
 from core.wav import write_wav
-from datasets.layout import write_frames_csv
+from datasets.layout import write_annotations, write_frames_csv
 
 SAMPLE_RATE = 16000
 TONES_HZ = (400.0, 1000.0, 2500.0)  # one per mouth appearance; several mel bands apart
@@ -109,7 +108,7 @@ def write_talking_dataset(root: str | Path, frames: int, size: int = 32, frame_s
     rng = np.random.default_rng(seed)
     classes = mouth_classes(frames, seed)
     base = astronaut()
-    rows: dict[str, list] = {"train": [], "val": []}
+    examples = []
     times = []
     for k, kind in enumerate(classes):
         name = f"frame{k:04d}"
@@ -122,15 +121,15 @@ def write_talking_dataset(root: str | Path, frames: int, size: int = 32, frame_s
         noise = rng.normal(0, 6, (int(mask.sum()), 3))
         masked[mask > 0] = np.clip(np.asarray(MASK_COLOUR) + noise, 0, 255).astype(np.uint8)
         write_image(root / "image" / f"{name}.png", clean)
-        write_image(root / "image_masked" / f"{name}_masked.png", masked)
-        write_image(root / "image_binary" / f"{name}_binary.png", mask * 255)
-        split = "val" if k % val_every == val_every - 1 else "train"
-        rows[split].append([k, f"image_masked/{name}_masked.png", f"image_binary/{name}_binary.png"])
+        masked_path = root / "image_masked" / f"{name}_masked.png"
+        binary_path = root / "image_binary" / f"{name}_binary.png"
+        write_image(masked_path, masked)
+        write_image(binary_path, mask * 255)
+        examples.append(("val" if k % val_every == val_every - 1 else "train", masked_path, binary_path))
         times.append((name, round(k * frame_s, 6)))
     write_wav(root / "audio" / "talk.wav", tone_track(classes, frame_s), SAMPLE_RATE)
     write_frames_csv(root / "frames.csv", times)
-    for split, split_rows in rows.items():
-        write_csv(root / "annotations" / f"{split}.csv", None, split_rows)
+    write_annotations(root, examples)
     return root
 
 

@@ -16,9 +16,9 @@ from configs import Config
 from core.exported import ExportError, sha256_file
 from core.images import load_image
 from demos.scenes import masked_astronaut
+from faces.track import FaceFinder
 from helpers_infer import ONE_THREAD_ENV, one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.export import export
-from inference.faces import FaceFinder
 from inference.pipeline import MaskReconstructor
 from inference.weights import load_model
 from stages import RECONSTRUCTION, SEGMENTATION

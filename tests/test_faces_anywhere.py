@@ -19,13 +19,13 @@ import torch
 from torch import nn
 
 from configs import Config
-from core.faces import find_faces
 from core.media import count_frames, encode_video, probe
 from core.wav import write_wav
 from demos.scenes import Placement, background, masked_astronaut, scene
+from faces.detect import PREPARE, find_faces
+from faces.track import FaceFinder
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.command import Options, run
-from inference.faces import FaceFinder
 from inference.pipeline import MaskReconstructor
 
 SIDE = 64  # the stand-in models' side
@@ -120,7 +120,7 @@ def test_masks_stay_on_faces_below_the_eyes():
     blur = 2 * int(np.ceil(2.5 * region.width / SIDE)) + 1
     near = cv2.dilate(zone, np.ones((blur, blur), np.uint8)).astype(bool)
     assert not (result.mask & ~near).any(), "no mask outside the zone"
-    eyes = (find_faces(frame)[0].landmarks[[40, 41, 46, 47], 1]).mean()
+    eyes = (find_faces(frame, PREPARE)[0].landmarks[[40, 41, 46, 47], 1]).mean()
     assert ys.min() >= eyes - 2.5 * region.width / SIDE, "no mask above the eyes"
     # faces=none keeps the published behaviour: the whole frame is the model's input.
     (whole,) = reconstructor(EverywhereSegmenter(), faces="none")([frame])

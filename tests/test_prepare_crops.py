@@ -8,12 +8,12 @@ from synthetic import face_triplets
 from core.images import load_image, load_mask
 from prepare.command import main
 from prepare.example import output_paths
-from prepare.run import write_annotations
+from prepare.run import write_split
 
 
 def test_crops_keep_masks_aligned_and_the_split(tmp_path):
     src = face_triplets(tmp_path / "src", 4, size=256)
-    write_annotations(src, 0.5, seed=1)
+    write_split(src, 0.5, seed=1)
     (src / "image" / "face003.png").write_bytes(b"broken")  # one unreadable example: skipped
     assert main(["crop", "--src", str(src), "--out", str(tmp_path / "out"), "--size", "128", "--quiet"]) == 0
     out = tmp_path / "out"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from helpers_prepare import astronaut
 
-from core.faces import crop_box, crop_square, find_faces
-from core.images import resize_image
-from prepare.mask_shapes import Canvas
+from faces.crop import Region
+from faces.detect import PREPARE, find_faces
+from prepare.mask_canvas import Canvas
 from prepare.masks import (
     MASK_TYPES,
     TEXTURES,
@@ -28,11 +28,10 @@ SIZE = 256
 def face() -> tuple[np.ndarray, np.ndarray]:
     """The astronaut's face crop at 256 px and its 68 landmarks in crop pixels."""
     image = astronaut()
-    found = find_faces(image)
+    found = find_faces(image, PREPARE)
     assert found, "dlib finds the astronaut's face"
-    cx, cy, side = crop_box(found[0].landmarks)
-    crop, origin = crop_square(image, cx, cy, side)
-    return resize_image(crop, SIZE), (found[0].landmarks - origin) * (SIZE / side)
+    region = Region.around(found[0])
+    return region.cut(image, SIZE), region.to_cut(found[0].landmarks, SIZE)
 
 
 def luma(pixels: np.ndarray) -> np.ndarray:
@@ -105,7 +104,7 @@ def test_mask_brightness_follows_the_face(face):
 
 def test_turn_is_mirror_symmetric_and_picks_the_variant(face):
     image, lm = face
-    mirrored = find_faces(np.ascontiguousarray(image[:, ::-1]))[0].landmarks
+    mirrored = find_faces(np.ascontiguousarray(image[:, ::-1]), PREPARE)[0].landmarks
     assert head_turn(lm) + head_turn(mirrored) == pytest.approx(1.0, abs=0.04)
     assert variant_for(0.2) == "left" and variant_for(0.5) == "front" and variant_for(0.8) == "right"
 

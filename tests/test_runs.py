@@ -16,7 +16,7 @@ from synthetic import celeba_layout, face_triplets
 from configs import Config
 from core.checkpoint import find_latest, load_checkpoint
 from core.images import load_image
-from prepare.run import write_annotations
+from prepare.run import write_split
 from stages import RECONSTRUCTION, SEGMENTATION
 from trainers import ReconstructionTrainer, SegmentationTrainer
 
@@ -33,7 +33,7 @@ def train(stage: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 def roots(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("layouts")
     prepared = face_triplets(base / "prepared", 8, size=48)
-    write_annotations(prepared, 0.25, seed=0)  # what python3 -m prepare writes beside the images
+    write_split(prepared, 0.25, seed=0)  # what python3 -m prepare writes beside the images
     return {"prepared": prepared,
             "celeba": celeba_layout(base / "celeba", 8, size=48),
             "video": face_triplets(base / "video", 6, size=48, seed=1)}  # frames only, no split
@@ -143,7 +143,7 @@ def test_skip_warnings_do_not_cut_through_the_progress_bar(tmp_path):
 
 def test_an_empty_validation_split_means_no_validation(tmp_path):
     root = face_triplets(tmp_path / "faces", 4, size=32)
-    write_annotations(root, 0.0, seed=0)  # as prepare --val-fraction 0 writes it: val.csv empty
+    write_split(root, 0.0, seed=0)  # as prepare --val-fraction 0 writes it: val.csv empty
     assert (root / "annotations" / "val.csv").read_text() == ""
     trainer = SegmentationTrainer(Config.from_dict(tiny_settings(tmp_path, task="segm", root_dir=str(root),
                                                                  img_size=32, depth=2)))

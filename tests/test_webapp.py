@@ -29,9 +29,9 @@ from configs import Config
 from core.images import load_image, load_mask, write_image
 from core.media import probe
 from demos.scenes import masked_astronaut
+from faces.track import FaceFinder
 from helpers_infer import ONE_THREAD_ENV, make_video, one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.command import ERRORS
-from inference.faces import FaceFinder
 from inference.pipeline import MaskReconstructor
 from inference.weights import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
