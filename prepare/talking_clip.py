@@ -27,10 +27,9 @@ import numpy as np
 
 from core.images import write_image
 from core.media import encode_video
-from core.wav import write_wav
+from core.wav import AUDIO_RATE, write_wav
 from datasets.layout import write_annotations, write_frames_csv
 
-SAMPLE_RATE = 16000
 TONES_HZ = (400.0, 1000.0, 2500.0)  # one per mouth appearance; several mel bands apart
 # Mouth appearances (RGB) and half-heights relative to the mouth's half-width.
 MOUTHS = (((25, 5, 10), 0.75),   # open: dark cavity, tall
@@ -57,7 +56,7 @@ def mouth_classes(count: int, seed: int = 0, kinds: int = len(MOUTHS)) -> np.nda
     return np.random.default_rng(seed).integers(0, kinds, count)
 
 
-def tone_track(classes: np.ndarray, frame_s: float, sample_rate: int = SAMPLE_RATE,
+def tone_track(classes: np.ndarray, frame_s: float, sample_rate: int = AUDIO_RATE,
                amplitude: float = 0.3) -> np.ndarray:
     """``(len(classes) * frame_s * rate,)`` float32 in [-1,1]: frame ``k`` (at ``k*frame_s``)
     has its tone over ``[(k-1/2)*frame_s, (k+1/2)*frame_s)``, so the window centred on
@@ -127,7 +126,7 @@ def write_talking_dataset(root: str | Path, frames: int, size: int = 32, frame_s
         write_image(binary_path, mask * 255)
         examples.append(("val" if k % val_every == val_every - 1 else "train", masked_path, binary_path))
         times.append((name, round(k * frame_s, 6)))
-    write_wav(root / "audio" / "talk.wav", tone_track(classes, frame_s), SAMPLE_RATE)
+    write_wav(root / "audio" / "talk.wav", tone_track(classes, frame_s), AUDIO_RATE)
     write_frames_csv(root / "frames.csv", times)
     write_annotations(root, examples)
     return root
@@ -147,6 +146,6 @@ def write_talking_video(path: str | Path, seconds: float, fps: int = 4, size: in
     frames = [render_frame(base, int(kind), random_view(rng, 2.2 * FACE_SIDE, size), size)
               for kind in classes]
     with tempfile.TemporaryDirectory() as tmp:
-        wav = write_wav(Path(tmp) / "tones.wav", tone_track(classes, 1.0 / fps), SAMPLE_RATE)
+        wav = write_wav(Path(tmp) / "tones.wav", tone_track(classes, 1.0 / fps), AUDIO_RATE)
         encode_video(path, frames, fps, wav)
     return path
