@@ -23,9 +23,10 @@ from core.faces import find_faces
 from core.media import count_frames, encode_video, probe, write_wav
 from demos.scenes import Placement, background, masked_astronaut, scene
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
-from inference.command import Options, run
 from inference.faces import FaceFinder
 from inference.pipeline import MaskReconstructor
+from inference.runner import Options, run
+from inference.settings import ReconstructorSettings
 
 SIDE = 64  # the stand-in models' side
 
@@ -61,8 +62,9 @@ def masked_face(side: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def reconstructor(segmenter: nn.Module | None = None, faces: str = "auto", **finder) -> MaskReconstructor:
     # Erode and dilate by 3 px: at 64 px the default 7 px dilation (meant for 512) would grow
     # each mask well past its face mask.
-    return MaskReconstructor(segmenter or BlueSegmenter(), GreyGenerator(), SIDE, fuse=False,
-                             channels_last=False, dilate_kernel=3, faces=FaceFinder(faces, **finder))
+    settings = ReconstructorSettings(SIDE, fuse=False, channels_last=False, dilate_kernel=3)
+    return MaskReconstructor(segmenter or BlueSegmenter(), GreyGenerator(), settings,
+                             faces=FaceFinder(faces, **finder))
 
 
 def group_photo(sides=(260, 300, 340), xs=(60, 480, 880)) -> dict[str, np.ndarray]:

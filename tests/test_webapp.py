@@ -30,9 +30,10 @@ from core.images import load_image, load_mask, write_image
 from core.media import probe
 from demos.scenes import masked_astronaut
 from helpers_infer import ONE_THREAD_ENV, make_video, one_torch_thread  # noqa: F401 (autouse fixture)
-from inference.command import ERRORS
+from inference.errors import USER_ERRORS
 from inference.faces import FaceFinder
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from inference.weights import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
 from webapp import App, Workspace
@@ -61,7 +62,7 @@ def app(weights, tmp_path):
     cfg = Config.from_dict({"device": "cpu", "dilate_kernel": 3, "batch_size": 4})
     segm = load_model(cfg, SEGMENTATION, weights[0]).model
     recon = load_model(cfg, RECONSTRUCTION, weights[1]).model
-    rec = MaskReconstructor(segm, recon, 64, device="cpu", dilate_kernel=3, faces=FaceFinder("auto"))
+    rec = MaskReconstructor(segm, recon, ReconstructorSettings(64, dilate_kernel=3), faces=FaceFinder("auto"))
     workspace = Workspace()
     yield App(rec, cfg, workspace)
     workspace.remove()
@@ -110,7 +111,7 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
     (tmp_path / "text.mp4").write_text("not a video either")
     for name, says in (("notes.txt", "not a photo or a video"), ("broken.png", "broken.png"),
                        ("empty.mp4", "empty.mp4"), ("text.mp4", "text.mp4"), ("gone.png", "did not arrive")):
-        with pytest.raises(ERRORS, match=re.escape(says)) as err:
+        with pytest.raises(USER_ERRORS, match=re.escape(says)) as err:
             app.open(tmp_path / name, tmp_path / "session", 0.5, 3)
         assert "\n" not in str(err.value)
     import webapp.page
@@ -118,7 +119,7 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
     monkeypatch.setattr(webapp.page, "MAX_UPLOAD_MB", 0.001)
     big = tmp_path / "big.png"
     write_image(big, np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
-    with pytest.raises(ERRORS, match="larger than"):
+    with pytest.raises(USER_ERRORS, match="larger than"):
         app.open(big, tmp_path / "session", 0.5, 3)
 
 
