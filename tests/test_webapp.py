@@ -8,6 +8,8 @@ page's checks need (pixels outside the mask kept, inside changed, the brush's ed
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
 import re
 import shutil
@@ -33,6 +35,7 @@ from helpers_infer import ONE_THREAD_ENV, make_video, one_torch_thread  # noqa: 
 from inference.errors import USER_ERRORS
 from inference.faces import FaceFinder
 from inference.pipeline import MaskReconstructor
+from inference.runner import Options, run
 from inference.settings import ReconstructorSettings
 from inference.weights import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
@@ -91,6 +94,42 @@ def test_sliders_and_brush_reuse_the_segmenter_output(app, photo, tmp_path):
     assert np.array_equal(load_mask(mask_path), opened.state.mask)
     kept = ~opened.state.mask
     assert np.array_equal(load_image(image_path)[kept], photo["masked"][kept])
+
+
+# 63: a photo just under the model's side, where a mask's round trip (up to the photo, down to
+# the model's side) changes some pixels: the app must give the generator infer.py's own mask.
+@pytest.mark.parametrize("side", [256, 63])
+def test_the_app_gives_infer_pys_pixels(app, side, tmp_path):
+    """The same photo and mask through infer.py's run and through the page's handlers: the same
+    pixels, the seam's feathering included."""
+    photo = tmp_path / "astronaut_masked.png"
+    write_image(photo, masked_astronaut(side)["masked"])
+    settings = app.rec.settings
+    options = Options(photo, tmp_path / "infer", comparison=False, ext="png", save_masks=True)
+    run(app.cfg, options, app.rec, out=io.StringIO())
+    (written,) = (tmp_path / "infer").glob("results2_*.png")
+    theirs, their_mask = load_image(written), load_mask(next((tmp_path / "infer" / "masks").glob("*.png")))
+    opened = app.open(photo, tmp_path / "app", settings.threshold, settings.dilate_kernel)
+    assert np.array_equal(opened.state.mask, their_mask)
+    ours, _, _ = app.reconstruct(opened.state, tmp_path / "app")
+    assert np.array_equal(ours, theirs)
+
+
+def test_the_apps_seam_is_feathered_as_infer_pys_brushed_or_not(app, photo, tmp_path):
+    settings = app.rec.settings
+    (theirs,) = app.rec([photo["masked"]])
+    hard_edge = app.rec([photo["masked"]], feather=0)[0].image
+    assert not np.array_equal(theirs.image, hard_edge), "infer.py feathers the seam"
+    opened = app.open(photo["path"], tmp_path, settings.threshold, settings.dilate_kernel)
+    assert np.array_equal(app.reconstruct(opened.state, tmp_path)[0], theirs.image)
+    ys, xs = np.nonzero(opened.state.mask)
+    app.brush(opened.state, float(xs.mean()), float(ys.mean()), 12, False, settings.threshold,
+              settings.dilate_kernel)
+    brushed = app.reconstruct(opened.state, tmp_path)[0]
+    app.rec.settings = dataclasses.replace(settings, feather=0)
+    brushed_hard = app.reconstruct(opened.state, tmp_path)[0]
+    blended = np.any(brushed != brushed_hard, axis=2)
+    assert blended.any() and not blended[~opened.state.mask].any(), "feathered inside the mask only"
 
 
 def test_a_photo_without_a_mask_says_so_and_the_brush_adds_one(app, tmp_path):
