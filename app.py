@@ -14,13 +14,13 @@ cli.use_project_venv()
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    from inference.command import ERRORS
+    from inference.errors import USER_ERRORS
     from webapp import serve
 
     # A plain `kill` stops the app as Ctrl-C does, deleting its temporary files.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     cli.setup_logging()
-    with cli.one_line_errors(*ERRORS):
+    with cli.one_line_errors(*USER_ERRORS):
         serve(argv)
     return 0
 

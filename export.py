@@ -46,14 +46,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from configs import load_config
     from core.exported import CARD, ExportError
-    from inference.command import ERRORS
+    from inference.errors import USER_ERRORS
     from inference.export import export
     from inference.weights import resolve_path
     from stages import RECONSTRUCTION, SEGMENTATION
 
     args = build_parser().parse_intermixed_args(argv)
     cli.setup_logging()
-    with cli.one_line_errors(*ERRORS):
+    with cli.one_line_errors(*USER_ERRORS):
         flags = {"segm_weights": args.segm_weights, "recon_weights": args.recon_weights}
         cfg = load_config(args.config, args.overrides, **{k: v for k, v in flags.items() if v})
         segm, recon = resolve_path(cfg, SEGMENTATION), resolve_path(cfg, RECONSTRUCTION)

@@ -20,7 +20,7 @@ cli.use_project_venv()
 def main(argv: list[str] | None = None) -> int:
     from inference.command import script_main
 
-    return script_main(argv, comparison=False)
+    return script_main(argv, "infer_jpgs.py")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from benchmarks.measure import PeakMemory, best_seconds
 from benchmarks.speed import default_models, measure_training, sample_images, write_triplets
 from core.device import autocast, cpu_bf16_supported
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from models.fusion import fuse_for_inference
 
 
@@ -71,7 +72,7 @@ def network_rate(device: torch.device, size: int, batch: int, bf16: bool, compil
 
 def pipeline_rate(device: torch.device, size: int, batch: int, repeats: int) -> dict[str, float]:
     segmenter, generator = default_models()
-    rec = MaskReconstructor(segmenter, generator, size, device, amp=True)
+    rec = MaskReconstructor(segmenter, generator, ReconstructorSettings(size, device=device, amp=True))
     images, _ = sample_images(size, batch)
     with PeakMemory(device) as peak:
         rec(images)

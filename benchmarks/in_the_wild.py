@@ -51,6 +51,7 @@ from datasets.layout import write_annotations
 from demos.scenes import NO_PEOPLE, background, random_placement, scene
 from faces.track import FaceFinder
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from inference.timing import StageTimer
 from inference.weights import load_model
 from metrics import dice_per_image, psnr, ssim
@@ -128,7 +129,7 @@ def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def run_pipeline(segm, gen, size: int, mode: str, images: list[np.ndarray], timer=None):
-    rec = MaskReconstructor(segm, gen, size, device="cpu", dilate_kernel=3, timer=timer,
+    rec = MaskReconstructor(segm, gen, ReconstructorSettings(size, dilate_kernel=3), timer=timer,
                             faces=FaceFinder(mode))
     return [rec([image])[0] for image in images], rec
 
@@ -193,7 +194,7 @@ def video_check(segm, gen, size: int, test: dict) -> tuple[str, dict]:
     scenes = [scene({"masked": test["masked"], "truth": test["truth"], "mask": test["mask"]},
                     Placement(int(x), 180, side), background(0, frame_size)) for x in xs]
     timer = StageTimer()
-    rec = MaskReconstructor(segm, gen, size, device="cpu", dilate_kernel=3, timer=timer,
+    rec = MaskReconstructor(segm, gen, ReconstructorSettings(size, dilate_kernel=3), timer=timer,
                             faces=FaceFinder("auto", detect_every=3))
     rec.faces.follow_video()
     outputs = [rec([s["masked"]])[0] for s in scenes]

@@ -32,7 +32,9 @@ from configs import Config
 from core.images import load_image, load_mask
 from datasets.layout import read_annotations
 from faces.track import FaceFinder
+from inference.morphology import clean_mask
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from metrics import dice_per_image
 from prepare.options import PrepareOptions
 from prepare.run import prepare_images
@@ -61,11 +63,12 @@ def train_segmenter(root: Path, work: Path, size: int, steps: int, augment: str)
 
 
 def dice_on_maskthefaces(model: torch.nn.Module, size: int) -> list[float]:
-    rec = MaskReconstructor(model, torch.nn.Identity(), size, device="cpu", faces=FaceFinder("none"))
+    rec = MaskReconstructor(model, torch.nn.Identity(), ReconstructorSettings(size), faces=FaceFinder("none"))
     dice = []
     with torch.inference_mode():
         for sample in read_annotations(CELEBA / "annotations" / "val.csv", CELEBA):
-            predicted = rec.segment(rec.prepare([load_image(sample.masked)]))
+            predicted = clean_mask(rec.probabilities(rec.prepare([load_image(sample.masked)])),
+                                   **rec.settings.morphology())
             truth = torch.from_numpy(load_mask(sample.mask)).float()[None, None]
             truth = F.interpolate(truth, size=(size, size), mode="area") > 0.5
             dice.append(float(dice_per_image(predicted, truth)[0]))

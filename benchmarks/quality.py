@@ -61,6 +61,7 @@ from datasets.layout import read_annotations
 from demos.baseline import in_mask_scores, telea
 from faces.track import FaceFinder
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from metrics import identity_distances
 from prepare.crops import crop_dataset
 from stages import RECONSTRUCTION, SEGMENTATION, Stage
@@ -204,7 +205,7 @@ class KeepInput(torch.nn.Module):
 def false_masks(segmenter: torch.nn.Module, size: int) -> float:
     """Mean share of the image the predicted mask covers on bare faces (the CelebA sample's
     clean validation faces): paint where there is nothing to paint."""
-    rec = MaskReconstructor(segmenter, KeepInput(), size, device="cpu", faces=FaceFinder("auto"))
+    rec = MaskReconstructor(segmenter, KeepInput(), ReconstructorSettings(size), faces=FaceFinder("auto"))
     names = [s.name for s in read_annotations(CELEBA / "annotations" / "val.csv", CELEBA)]
     with torch.inference_mode():
         areas = [float(rec([load_image(CELEBA / "celeba512_30k" / f"{n}.jpg")])[0].mask.mean())
@@ -234,7 +235,7 @@ def score(rec: MaskReconstructor, test: list[Frame]) -> tuple[list[dict], list[n
     rows, tiles = [], []
     for f in test:
         (end,) = rec([f.masked])
-        (alone,) = rec([f.masked], masks=[f.mask], regions=[end.regions])
+        (alone,) = rec([f.masked], masks=[f.mask], regions=[end.regions], feather=0)
         covered = int((end.mask & f.mask).sum())
         row = {"dice": 2 * covered / max(int(end.mask.sum() + f.mask.sum()), 1),
                "recall": covered / max(int(f.mask.sum()), 1),
@@ -308,7 +309,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
                 gen, per_step = train_generator(fold.train_root, work / "runs", args.size, steps,
                                                 args.base_channels, RECIPES[recipe])
                 seconds.append(per_step)
-                rec = MaskReconstructor(segmenters[recipe], gen, args.size, device="cpu",
+                rec = MaskReconstructor(segmenters[recipe], gen, ReconstructorSettings(args.size),
                                         faces=FaceFinder("auto"))
                 with torch.inference_mode():
                     fold_rows, fold_tiles = score(rec, fold.test)

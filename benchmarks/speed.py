@@ -67,6 +67,7 @@ from core.images import write_image
 from datasets.base import collate_skip_broken
 from inference.morphology import binarize, clean_mask
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from inference.timing import StageTimer
 from losses import PerceptualLoss
 from models import Generator, MaskSegmenter, PerceptualNet
@@ -131,8 +132,8 @@ def reconstructor(size: int, device: torch.device, fast: bool = True,
     """Our pipeline with the default models. ``fast``: the default path (BatchNorm folded,
     Conv+ReLU fused, channels_last); off: the models as they are, NCHW (no fast path)."""
     segmenter, generator = default_models()
-    return MaskReconstructor(segmenter, generator, size, device, cpu_amp=cpu_amp, fuse=fast,
-                             channels_last=fast)
+    return MaskReconstructor(segmenter, generator, ReconstructorSettings(
+        size, device=device, cpu_amp=cpu_amp, fuse=fast, channels_last=fast))
 
 
 def measure_pipelines(pipelines: dict[str, MaskReconstructor], batch: int, repeats: int,
@@ -163,7 +164,8 @@ def measure_pipelines(pipelines: dict[str, MaskReconstructor], batch: int, repea
         # The pipeline's "segmentation" stage includes the mask cleaning: time that apart.
         with torch.inference_mode():
             prob = rec.probabilities(rec.prepare(images))
-            cleaning = best_seconds(lambda r=rec, p=prob: clean_mask(p, **r.morphology), repeats, device)
+            morphology = rec.settings.morphology()
+            cleaning = best_seconds(lambda p=prob, m=morphology: clean_mask(p, **m), repeats, device)
         b = best[name]
         stages = {"prepare": b["prepare"], "segmentation": b["segmentation"] - cleaning,
                   "post-processing": cleaning + b["paste"], "generator": b["generator"],
@@ -178,7 +180,7 @@ def measure_flat(size: int, repeats: int, device: torch.device) -> dict[str, flo
     """Seconds for one image through the flat generator and the flat segmenter (batch 1),
     with the same fast path as ours (so the difference is the topology, not the tricks)."""
     segmenter, generator = default_models("flat")
-    rec = MaskReconstructor(segmenter, generator, size, device)
+    rec = MaskReconstructor(segmenter, generator, ReconstructorSettings(size, device=device))
     images, mask = sample_images(size, 1)
     with torch.inference_mode():
         x = rec.prepare(images)
@@ -302,7 +304,7 @@ def measure_backends(size: int, batch: int, repeats: int, work: Path) -> dict[st
         write_onnx(path, LoadedModel(model, path, None, size), stage, size)
         files.append(OnnxNetwork(path, torch.get_num_threads()))
     pipelines = {"torch": reconstructor(size, torch.device("cpu")),
-                 "onnxruntime": MaskReconstructor(*files, size, "cpu")}
+                 "onnxruntime": MaskReconstructor(*files, ReconstructorSettings(size))}
     return measure_pipelines(pipelines, batch, repeats, torch.device("cpu"))
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from inference.inputs import Item
-from inference.pipeline import Reconstruction
+from inference.paste import Reconstruction
 from metrics import (
     PSNR_CAP_DB,
     PixelAccuracy,

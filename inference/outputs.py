@@ -21,7 +21,7 @@ from core.files import StreamingCsv, write_text
 from core.images import grid, write_image
 from inference.evaluation import COLUMNS, csv_value
 from inference.inputs import Item
-from inference.pipeline import Reconstruction
+from inference.paste import Reconstruction
 
 OVERLAY_RGB = np.array([255, 0, 0], np.float32)  # the predicted mask is tinted red
 BOX_RGB = (0, 220, 0)  # faces found are boxed in green

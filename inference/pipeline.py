@@ -1,21 +1,17 @@
-"""The inference pipeline every script shares: find faces -> cut -> segment -> clean the
-mask -> generate -> composite -> paste back.
+"""The inference pipeline every script and the web app share: find faces -> cut -> segment ->
+clean the mask -> generate -> paste back (``inference.paste``).
 
 Each model sees what it saw in training: the region of the input that ``faces``
 chooses (a square face crop, or the whole image), resized to its side (the segmenter at
 ``segm_size``, the generator at ``img_size``). The result is built at the input's own
-resolution: each region's generated face and mask are resized back and pasted into the
-original pixels, so everything outside the mask is byte-identical to the input, whatever
-its size or aspect ratio. Inside the mask the seam is feathered over the margin the
-dilation added (never reaching outside the mask).
+resolution; inside the mask the seam is feathered (``ReconstructorSettings.feather``) the
+same way whether the mask was predicted or given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -28,84 +24,53 @@ from core.images import resize_image, resize_mask
 from faces.crop import Region
 from faces.track import FaceFinder
 from inference.morphology import clean_mask
+from inference.paste import Reconstruction, paste
+from inference.settings import ReconstructorSettings
 from inference.timing import StageTimer
 from models.fusion import fuse_for_inference
 
 # A face mask covers less than this share of a face crop, and more than the lower bound.
 PLAUSIBLE_MASK = (0.02, 0.6)
-
-
-@dataclass
-class Reconstruction:
-    """One image's result at the input's resolution."""
-
-    image: np.ndarray  # (H,W,3) uint8: input outside the mask, generated face inside
-    mask: np.ndarray  # (H,W) bool: the mask used (predicted and cleaned, or the given one)
-    regions: list[Region] = field(default_factory=list)  # what the models saw (faces or the whole)
-    faces_found: int | None = None  # faces detected (None: faces=none, not searched)
-    implausible: bool = False  # a region's mask area is unlike a face mask's
-
-    @property
-    def mask_found(self) -> bool:
-        return bool(self.mask.any())
+View = tuple[int, Region]  # (index of the image in the batch, one region of it)
 
 
 class MaskReconstructor:
     """Runs both models on batches of photos of any size.
 
     Args:
-        segmenter: ``(B,3,S,S)`` in [0,1] -> ``(B,1,S,S)`` logits (``MaskSegmenter``).
+        segmenter: ``(B,3,s,s)`` in [0,1] -> ``(B,1,s,s)`` logits (``MaskSegmenter``).
         generator: ``(masked, mask, audio)`` -> ``(B,3,S,S)`` in [0,1] (``Generator``).
+        settings: sides, device, mask cleaning, feather, precision (``ReconstructorSettings``).
         audio_encoder: ``(B, n_mels, W)`` audio features -> ``(B, audio_dim)`` embeddings
             (``AudioEncoder``), for an audio-conditioned generator.
-        img_size: ``S``, the side the generator works at (and the masks are cleaned at).
-        segm_size: the side the segmenter works at (None: ``S``); its probabilities are
-            resized to ``S``.
-        device: where the models run.
-        amp: bf16 autocast on CUDA; on the CPU only with ``cpu_amp`` as well (an option:
-            faster on CPUs with AVX512-BF16 or AMX, outputs differ from fp32 by about 1e-2).
-        channels_last: channels-last activations and weights (CPU and CUDA: the layout
-            oneDNN and cuDNN convolve fastest).
-        fuse: run frozen copies with BatchNorm folded into the convolutions (and Conv+ReLU
-            fused on the CPU), ``models.fusion``: the same outputs up to float rounding.
         timer: charges the work to the stages "faces", "prepare", "segmentation", "generator",
             "paste".
         faces: which regions of each image to reconstruct (``faces.track.FaceFinder``);
             None: the whole image.
     """
 
-    def __init__(self, segmenter: nn.Module, generator: nn.Module, img_size: int,
-                 device: torch.device | str = "cpu", threshold: float = 0.5,
-                 erode_kernel: int = 3, erode_iters: int = 1, dilate_kernel: int = 7,
-                 dilate_iters: int = 1, amp: bool = True, channels_last: bool = True,
-                 timer: StageTimer | None = None, audio_encoder: nn.Module | None = None,
-                 cpu_amp: bool = False, fuse: bool = True, segm_size: int | None = None,
+    def __init__(self, segmenter: nn.Module, generator: nn.Module, settings: ReconstructorSettings, *,
+                 audio_encoder: nn.Module | None = None, timer: StageTimer | None = None,
                  faces: FaceFinder | None = None) -> None:
-        self.device = torch.device(device)
+        self.settings = settings
+        self.device = torch.device(settings.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # batches keep one shape: pick the fastest kernels once
-        self.channels_last = channels_last
-        self.amp_dtype = autocast_dtype(self.device, amp, cpu_amp)
-        if fuse:
-            self.segmenter = fuse_for_inference(segmenter, self.device, channels_last)
-            self.generator = fuse_for_inference(generator, self.device, channels_last)
-        else:
-            self.segmenter = segmenter.to(self.device).eval()
-            self.generator = generator.to(self.device).eval()
-            if channels_last:
-                self.segmenter.to(memory_format=torch.channels_last)
-                self.generator.to(memory_format=torch.channels_last)
+        self.channels_last = settings.channels_last
+        self.amp_dtype = autocast_dtype(self.device, settings.amp, settings.cpu_amp)
+        self.segmenter = self._ready(segmenter)
+        self.generator = self._ready(generator)
         self.audio_encoder = None if audio_encoder is None else audio_encoder.to(self.device).eval()
-        self.img_size = img_size
-        self.segm_size = segm_size or img_size
-        self.morphology = {"threshold": threshold, "erode_kernel": erode_kernel,
-                           "erode_iters": erode_iters, "dilate_kernel": dilate_kernel,
-                           "dilate_iters": dilate_iters}
+        self.img_size = settings.img_size
+        self.segm_size = settings.segm_size or settings.img_size
         self.timer = timer or StageTimer(self.device)
         self.faces = faces or FaceFinder("none")
-        # The dilation grew the mask past the face mask's edge onto real skin: the seam is
-        # blended over that margin.
-        self.feather = dilate_kernel // 2 * dilate_iters
+
+    def _ready(self, model: nn.Module) -> nn.Module:
+        if self.settings.fuse:
+            return fuse_for_inference(model, self.device, self.channels_last)
+        model = model.to(self.device).eval()
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
     @classmethod
     def from_config(cls, cfg: Config, segmenter: nn.Module, generator: nn.Module,
@@ -113,9 +78,8 @@ class MaskReconstructor:
                     audio_encoder: nn.Module | None = None, img_size: int | None = None,
                     segm_size: int | None = None) -> MaskReconstructor:
         """The pipeline ``cfg`` describes; ``img_size`` / ``segm_size`` default to ``cfg.img_size``."""
-        return cls(segmenter, generator, img_size or cfg.img_size, device, cfg.threshold,
-                   cfg.erode_kernel, cfg.erode_iters, cfg.dilate_kernel, cfg.dilate_iters, cfg.amp,
-                   cfg.channels_last, timer, audio_encoder, cfg.cpu_amp, segm_size=segm_size,
+        settings = ReconstructorSettings.from_config(cfg, img_size, segm_size, device)
+        return cls(segmenter, generator, settings, audio_encoder=audio_encoder, timer=timer,
                    faces=FaceFinder(cfg.faces, detect_every=cfg.detect_every))
 
     @property
@@ -146,33 +110,38 @@ class MaskReconstructor:
         batch = np.stack([resize_image(im, size or self.img_size) for im in images])
         return self._to_device(torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255))
 
+    def prepare_views(self, images: Sequence[np.ndarray], views: Sequence[View]) -> torch.Tensor:
+        """The generator-side cuts of ``views``: ``(B,3,S,S)`` float in [0,1] on the device."""
+        return self.prepare([region.cut(images[i], self.img_size) for i, region in views])
+
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B,3,s,s)`` -> the segmenter's mask probabilities ``(B,1,s,s)`` (fp32)."""
+        """The segmenter alone: ``(B,3,s,s)`` -> mask probabilities ``(B,1,s,s)`` (fp32)."""
         with autocast(self.device, self.amp_dtype):
             logits = self.segmenter(x)
         return torch.sigmoid(logits.float())
 
-    def segment(self, x: torch.Tensor, cuts: Sequence[np.ndarray] | None = None) -> torch.Tensor:
-        """Cleaned masks ``(B,1,S,S)`` float in {0,1} (threshold, erode, dilate) for the
-        prepared batch ``x`` ``(B,3,S,S)``; see ``segment_probabilities``."""
-        return clean_mask(self.segment_probabilities(x, cuts), **self.morphology)
+    def view_probabilities(self, images: Sequence[np.ndarray], views: Sequence[View],
+                           x: torch.Tensor) -> torch.Tensor:
+        """Mask probabilities ``(B,1,S,S)`` of ``views``, whose generator-side cuts are ``x``
+        (``prepare_views``). A segmenter of another side sees its own cuts of the same regions;
+        its probabilities are resized to ``S``."""
+        if self.segm_size == self.img_size:
+            return self.probabilities(x)
+        cuts = [region.cut(images[i], self.segm_size) for i, region in views]
+        prob = self.probabilities(self.prepare(cuts, self.segm_size))
+        return F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
-    def segment_probabilities(self, x: torch.Tensor,
-                              cuts: Sequence[np.ndarray] | None = None) -> torch.Tensor:
-        """Mask probabilities ``(B,1,S,S)`` for the prepared batch ``x``. A segmenter trained at
-        another side sees the ``cuts`` resized to its side; its probabilities are resized to ``S``."""
-        if self.segm_size != self.img_size and cuts is not None:
-            prob = self.probabilities(self.prepare(cuts, self.segm_size))
-            return F.interpolate(prob, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return self.probabilities(x)
+    def view_masks(self, prob: torch.Tensor, regions: Sequence[Region], threshold: float | None = None,
+                   dilate_kernel: int | None = None) -> torch.Tensor:
+        """Probabilities ``(B,1,S,S)`` -> cleaned masks ``(B,1,S,S)`` in {0,1}, kept below each
+        face's eye line. ``threshold`` / ``dilate_kernel``: other than the settings' (the app)."""
+        return self.limit_to_faces(clean_mask(prob, **self.settings.morphology(threshold, dilate_kernel)),
+                                   regions)
 
-    def view_probabilities(self, x: torch.Tensor, images: Sequence[np.ndarray],
-                           views: Sequence[tuple[int, Region]]) -> torch.Tensor:
-        """Mask probabilities ``(B,1,S,S)`` of ``views`` (image index, region), whose prepared
-        batch is ``x``; a segmenter of another side gets its own cuts of the same regions."""
-        cuts = ([region.cut(images[i], self.segm_size) for i, region in views]
-                if self.segm_size != self.img_size else None)
-        return self.segment_probabilities(x, cuts)
+    def given_view_masks(self, masks: Sequence[np.ndarray], views: Sequence[View]) -> torch.Tensor:
+        """``(H,W)`` bool masks at the inputs' resolution -> each view's ``(B,1,S,S)`` {0,1} mask."""
+        cuts = [resize_mask(region.pixels(masks[i]), self.img_size) for i, region in views]
+        return self._to_device(torch.from_numpy(np.stack(cuts)[:, None]).float())
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor,
                  audio: torch.Tensor | None = None) -> torch.Tensor:
@@ -188,49 +157,64 @@ class MaskReconstructor:
     # --- the whole chain -----------------------------------------------------------------
     @torch.inference_mode()
     def __call__(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None,
-                 audio: torch.Tensor | None = None,
-                 regions: Sequence[list[Region]] | None = None) -> list[Reconstruction]:
+                 audio: torch.Tensor | None = None, regions: Sequence[list[Region]] | None = None,
+                 feather: float | None = None) -> list[Reconstruction]:
         """Reconstruct a batch of ``(H,W,3)`` uint8 photos (any sizes).
 
-        ``regions``: per image, the regions to reconstruct (default: those ``faces`` finds).
-        With ``masks`` (``(H,W)`` bool per image, e.g. the dataset's ground truth) the
-        segmenter is skipped and those masks are used: the generator alone is evaluated.
-        ``audio``: ``(B, audio_dim)``, one embedding per image.
+        ``masks``: ``(H,W)`` bool per image (the dataset's ground truth, a mask drawn by hand):
+        the segmenter is skipped, the generator paints inside these masks and they are pasted
+        as given. ``regions``: per image, the regions to reconstruct (default: those ``faces``
+        finds). ``audio``: ``(B, audio_dim)``, one embedding per image. ``feather``: model
+        pixels blended inside the mask's edge, whatever the masks' source (None: the settings';
+        0: a hard edge, e.g. the true mask, which has no margin of real skin to blend with).
         """
         if not images:
             return []
-        if audio is None and self.needs_audio:
-            raise ValueError("this generator is audio-conditioned: pass per-image audio embeddings")
-        found: list[int | None] = [None] * len(images)
+        self._check_audio(audio)
+        found: Sequence[int | None] = [None] * len(images)
         if regions is None:
             with self.timer("faces"):
                 regions, found = zip(*(self.faces.regions(image) for image in images))
-        views = [(i, region) for i, rs in enumerate(regions) for region in rs]
         results = [Reconstruction(image.copy(), np.zeros(image.shape[:2], bool), list(rs), n)
                    for image, rs, n in zip(images, regions, found)]
+        views = [(i, region) for i, rs in enumerate(regions) for region in rs]
         if not views:
             return results
-        size = self.img_size
         with self.timer("prepare"):
-            x = self.prepare([region.cut(images[i], size) for i, region in views])
+            x = self.prepare_views(images, views)
         if masks is None:
             with self.timer("segmentation"):
-                small = clean_mask(self.view_probabilities(x, images, views), **self.morphology)
-                small = self.limit_to_faces(small, [region for _, region in views])
+                small = self.view_masks(self.view_probabilities(images, views, x), [r for _, r in views])
         else:
             with self.timer("prepare"):
-                small = self._to_device(torch.from_numpy(np.stack(
-                    [resize_mask(region.pixels(masks[i]), size) for i, region in views])[:, None]).float())
+                small = self.given_view_masks(masks, views)
+        self.paint(results, views, x, small, audio, masks, feather)
+        return results
+
+    def _check_audio(self, audio: torch.Tensor | None) -> None:
+        if audio is None and self.needs_audio:
+            raise ValueError("this generator is audio-conditioned: pass per-image audio embeddings")
+
+    @torch.inference_mode()
+    def paint(self, results: list[Reconstruction], views: Sequence[View], x: torch.Tensor,
+              small: torch.Tensor, audio: torch.Tensor | None = None,
+              masks: Sequence[np.ndarray] | None = None, feather: float | None = None) -> None:
+        """Generate each view's face and paste it into ``results`` (in place; one per image).
+
+        ``x``: the views' cuts ``(B,3,S,S)``; ``small``: their masks ``(B,1,S,S)`` {0,1}, what the
+        generator paints; ``masks``: per image, the ``(H,W)`` bool mask pasted through (None:
+        ``small`` resized up); ``feather`` as in ``__call__``.
+        """
+        self._check_audio(audio)
+        feather = self.settings.feather_for() if feather is None else feather
         with self.timer("generator"):
             generated = self.generate(x, small, None if audio is None else audio[[i for i, _ in views]])
         with self.timer("paste"):
             fractions = small.flatten(1).mean(1).tolist()
             for (i, region), face, mask, fraction in zip(views, generated, small, fractions):
-                truth = None if masks is None else masks[i]
-                paste(results[i], region, face, mask, truth, 0 if masks is not None else self.feather)
+                paste(results[i], region, face, mask, None if masks is None else masks[i], feather)
                 low = PLAUSIBLE_MASK[0] if region.is_face else 0.0
                 results[i].implausible |= fraction > PLAUSIBLE_MASK[1] or 0 < fraction < low
-        return results
 
     def limit_to_faces(self, masks: torch.Tensor, regions: Sequence[Region]) -> torch.Tensor:
         """Keep each face crop's mask below its eye line (a face mask never covers the eyes)."""
@@ -241,48 +225,3 @@ class MaskReconstructor:
                             else torch.from_numpy(limit)
                             for limit in limits])[:, None].to(masks.device)
         return masks * keep
-
-
-def full_resolution(region: Region, mask: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
-    """A region's ``(1,S,S)`` {0,1} model-side mask at the resolution of the input of ``shape``,
-    the part of it inside the image (``Region.visible``; the region must reach into it):
-    bilinear, then 0.5, so the outline stays smooth."""
-    inside = region.visible(shape)[1]
-    up = F.interpolate(mask[None].float(), size=(region.height, region.width), mode="bilinear",
-                       align_corners=False)[0, 0] > 0.5
-    return up[inside].cpu().numpy()
-
-
-def paste(result: Reconstruction, region: Region, generated: torch.Tensor, mask: torch.Tensor,
-          truth_mask: np.ndarray | None = None, feather: float = 0.0) -> None:
-    """Paste one region's generated face into ``result`` (in place), at full resolution.
-
-    Args:
-        result: the image being built (starts as a copy of the input).
-        region: where the model's ``(S,S)`` view sits in the input.
-        generated: ``(3,S,S)`` in [0,1], the generator's face.
-        mask: ``(1,S,S)`` {0,1}, the cleaned mask it painted (resized up here: bilinear, then
-            0.5, so the outline stays smooth).
-        truth_mask: ``(H,W)`` bool at the input's resolution, used instead of ``mask``.
-        feather: model pixels inside the mask's edge over which the face is blended with the
-            input (0: a hard edge). Outside the mask every pixel stays the input's.
-    """
-    shown = region.visible(result.image.shape)
-    if shown is None:
-        return
-    (top, bottom, left, right), inside = shown
-    size = (region.height, region.width)
-    face = F.interpolate(generated[None], size=size, mode="bilinear", align_corners=False)[0]
-    face = (face[(slice(None), *inside)].clamp(0, 1) * 255).round_().to(torch.uint8)
-    face = face.permute(1, 2, 0).cpu().numpy()
-    m = (truth_mask[top:bottom, left:right] if truth_mask is not None
-         else full_resolution(region, mask, result.image.shape))
-    target = result.image[top:bottom, left:right]
-    pixels = feather * region.width / generated.shape[-1]
-    if pixels >= 1 and m.any():
-        alpha = np.clip(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3) / pixels, 0, 1)[..., None]
-        blended = (target * (1 - alpha) + face * alpha + 0.5).astype(np.uint8)
-    else:
-        blended = face
-    target[m] = blended[m]
-    result.mask[top:bottom, left:right] |= m

@@ -19,7 +19,9 @@ from demos.scenes import masked_astronaut
 from faces.track import FaceFinder
 from helpers_infer import ONE_THREAD_ENV, one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.export import export
+from inference.morphology import clean_mask
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from inference.weights import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
 
@@ -49,8 +51,8 @@ def images() -> list[np.ndarray]:
 def reconstructor(path, backend: str = "torch") -> MaskReconstructor:
     cfg = Config.from_dict({"task": "predict", "device": "cpu", "backend": backend})
     segm, recon = load_model(cfg, SEGMENTATION, path[0]), load_model(cfg, RECONSTRUCTION, path[1])
-    return MaskReconstructor(segm.model, recon.model, recon.img_size(cfg), device="cpu",
-                             segm_size=segm.img_size(cfg), faces=FaceFinder("none"))
+    settings = ReconstructorSettings(recon.img_size(cfg), segm_size=segm.img_size(cfg))
+    return MaskReconstructor(segm.model, recon.model, settings, faces=FaceFinder("none"))
 
 
 def test_the_card_is_filled_from_the_run(exported, checkpoints):
@@ -96,7 +98,7 @@ def test_the_onnxruntime_backend_matches_torch(exported, images):
     with torch.inference_mode():
         x = torch_rec.prepare(images, SIDE)
         p_torch, p_onnx = torch_rec.probabilities(x), onnx_rec.probabilities(x)
-        mask = torch_rec.segment(x)
+        mask = clean_mask(p_torch, **torch_rec.settings.morphology())
         g_torch, g_onnx = torch_rec.generate(x, mask), onnx_rec.generate(x, mask)
     assert (p_torch - p_onnx).abs().max() < 1e-4
     assert (g_torch - g_onnx).abs().max() < 1e-4
@@ -160,7 +162,7 @@ def test_a_half_precision_export_is_half_the_size_and_close(checkpoints, exporte
     a, b = reconstructor((out, out)), reconstructor((tmp_path / "half", tmp_path / "half"))
     with torch.inference_mode():
         x = a.prepare(images[:2], SIDE)
-        mask = a.segment(x)
+        mask = clean_mask(a.probabilities(x), **a.settings.morphology())
         assert (a.generate(x, mask) - b.generate(x, mask)).abs().max() < 2e-2
 
 

@@ -25,8 +25,9 @@ from demos.scenes import Placement, background, masked_astronaut, scene
 from faces.detect import PREPARE, find_faces
 from faces.track import FaceFinder
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
-from inference.command import Options, run
 from inference.pipeline import MaskReconstructor
+from inference.runner import Options, run
+from inference.settings import ReconstructorSettings
 
 SIDE = 64  # the stand-in models' side
 
@@ -62,8 +63,9 @@ def masked_face(side: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def reconstructor(segmenter: nn.Module | None = None, faces: str = "auto", **finder) -> MaskReconstructor:
     # Erode and dilate by 3 px: at 64 px the default 7 px dilation (meant for 512) would grow
     # each mask well past its face mask.
-    return MaskReconstructor(segmenter or BlueSegmenter(), GreyGenerator(), SIDE, fuse=False,
-                             channels_last=False, dilate_kernel=3, faces=FaceFinder(faces, **finder))
+    settings = ReconstructorSettings(SIDE, fuse=False, channels_last=False, dilate_kernel=3)
+    return MaskReconstructor(segmenter or BlueSegmenter(), GreyGenerator(), settings,
+                             faces=FaceFinder(faces, **finder))
 
 
 def group_photo(sides=(260, 300, 340), xs=(60, 480, 880)) -> dict[str, np.ndarray]:

@@ -21,8 +21,9 @@ from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
     one_torch_thread,
     put_mask,
 )
-from inference.command import Options, run
 from inference.pipeline import MaskReconstructor
+from inference.runner import Options, run
+from inference.settings import ReconstructorSettings
 from metrics import PSNR_CAP_DB, published_image_dice
 
 
@@ -54,7 +55,8 @@ def test_identity_case_ssim_one_psnr_capped_same_person(tmp_path):
     root = tmp_path / "data"
     write_triplet(root, "astronaut", clean, mask)
     rec = MaskReconstructor(FixedSegmenter(torch.from_numpy(mask)[None, None]),
-                            EchoGenerator(to_tensor(clean)), size, erode_kernel=0, dilate_kernel=0)
+                            EchoGenerator(to_tensor(clean)),
+                            ReconstructorSettings(size, erode_kernel=0, dilate_kernel=0))
     summary, rows, printed = infer_with(rec, root, tmp_path / "out", identity=True)
     (row,) = rows
     assert float(row["seg_dice"]) == 1.0 and float(row["seg_pixel_accuracy"]) == 1.0
@@ -85,7 +87,7 @@ def test_printed_segmentation_dice_equals_hand_computation(tmp_path):
     for i in range(3):
         write_triplet(root, f"im{i}", face(side, side, shift=i), truth[i])
     rec = MaskReconstructor(FixedSegmenter(predicted), EchoGenerator(torch.zeros(3, 3, side, side)),
-                            side, erode_kernel=0, dilate_kernel=0)
+                            ReconstructorSettings(side, erode_kernel=0, dilate_kernel=0))
     summary, rows, printed = infer_with(rec, root, tmp_path / "out", identity=False)
     dice = [0.5, 1.0, 2 / 3]
     accuracy = [(256 - 100) / 256, 1.0, (256 - 16) / 256]

@@ -23,9 +23,10 @@ from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
     one_torch_thread,
     put_mask,
 )
-from inference.command import Options, run
 from inference.morphology import binarize, clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor
+from inference.runner import Options, run
+from inference.settings import ReconstructorSettings
 from inference.weights import load_model
 from models import AUDIO_ENCODER, AudioEncoder, Generator, MaskSegmenter
 from stages import RECONSTRUCTION, SEGMENTATION
@@ -65,8 +66,8 @@ def test_clean_mask_thresholds_then_erodes_then_dilates():
 # --- full resolution ------------------------------------------------------------------------
 
 def standin(masks: torch.Tensor, generated: torch.Tensor, size: int, **kw) -> MaskReconstructor:
-    return MaskReconstructor(FixedSegmenter(masks), EchoGenerator(generated), size,
-                             erode_kernel=0, dilate_kernel=0, **kw)
+    return MaskReconstructor(FixedSegmenter(masks), EchoGenerator(generated),
+                             ReconstructorSettings(size, erode_kernel=0, dilate_kernel=0, **kw))
 
 
 @FAST
@@ -106,7 +107,7 @@ def test_no_mask_found_returns_the_input_unchanged():
 
 def test_batches_give_the_same_results_as_single_images():
     torch.manual_seed(0)
-    rec = MaskReconstructor(MaskSegmenter(4, 2), Generator(4, 2), 32, threshold=0.45)
+    rec = MaskReconstructor(MaskSegmenter(4, 2), Generator(4, 2), ReconstructorSettings(32, threshold=0.45))
     images = [put_mask(face(40 + 7 * i, 52), mask_region(40 + 7 * i, 52)) for i in range(3)]
     together = rec(images)
     alone = [rec([im])[0] for im in images]
@@ -143,7 +144,7 @@ def test_audio_generator_loads_with_its_encoder_only(tmp_path):
     loaded = load_model(Config.from_dict({}), RECONSTRUCTION, path)
     assert loaded.audio_encoder.features.window_s == 0.3 and not loaded.audio_encoder.training
     # the pipeline's hook: an audio generator without embeddings is refused, with them it runs
-    rec = MaskReconstructor(FixedSegmenter(torch.ones(1, 1, 16, 16)), gen, 16)
+    rec = MaskReconstructor(FixedSegmenter(torch.ones(1, 1, 16, 16)), gen, ReconstructorSettings(16))
     with pytest.raises(ValueError, match="audio"):
         rec([face(16, 16)])
     assert rec([face(16, 16)], audio=torch.zeros(1, 8))[0].mask_found

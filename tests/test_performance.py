@@ -28,6 +28,7 @@ from datasets.reconstruction import ReconstructionDataset
 from helpers_infer import one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.morphology import binarize
 from inference.pipeline import MaskReconstructor
+from inference.settings import ReconstructorSettings
 from models import Generator, MaskSegmenter
 from models.fusion import ConvReLU, conv_relu_fusion_works, fuse_for_inference
 from trainers import ReconstructionTrainer
@@ -103,8 +104,9 @@ def test_fused_copy_matches_the_eval_model_and_leaves_it_untouched(models, input
 def test_bf16_autocast_and_channels_last_on_cpu_match_fp32(models, inputs):
     segmenter, generator = models
     x, m = inputs
-    reference = MaskReconstructor(segmenter, generator, 64, "cpu", fuse=False, channels_last=False)
-    fast = MaskReconstructor(segmenter, generator, 64, "cpu", cpu_amp=True)
+    reference = MaskReconstructor(segmenter, generator,
+                                  ReconstructorSettings(64, fuse=False, channels_last=False))
+    fast = MaskReconstructor(segmenter, generator, ReconstructorSettings(64, cpu_amp=True))
     assert fast.amp_dtype == torch.bfloat16
     seen: list[torch.dtype] = []
     fast.generator.head.register_forward_hook(lambda mod, args, out: seen.append(out.dtype))

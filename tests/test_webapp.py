@@ -8,6 +8,8 @@ page's checks need (pixels outside the mask kept, inside changed, the brush's ed
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
 import re
 import shutil
@@ -31,8 +33,10 @@ from core.media import probe
 from demos.scenes import masked_astronaut
 from faces.track import FaceFinder
 from helpers_infer import ONE_THREAD_ENV, make_video, one_torch_thread  # noqa: F401 (autouse fixture)
-from inference.command import ERRORS
+from inference.errors import USER_ERRORS
 from inference.pipeline import MaskReconstructor
+from inference.runner import Options, run
+from inference.settings import ReconstructorSettings
 from inference.weights import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
 from webapp import App, Workspace
@@ -61,7 +65,7 @@ def app(weights, tmp_path):
     cfg = Config.from_dict({"device": "cpu", "dilate_kernel": 3, "batch_size": 4})
     segm = load_model(cfg, SEGMENTATION, weights[0]).model
     recon = load_model(cfg, RECONSTRUCTION, weights[1]).model
-    rec = MaskReconstructor(segm, recon, 64, device="cpu", dilate_kernel=3, faces=FaceFinder("auto"))
+    rec = MaskReconstructor(segm, recon, ReconstructorSettings(64, dilate_kernel=3), faces=FaceFinder("auto"))
     workspace = Workspace()
     yield App(rec, cfg, workspace)
     workspace.remove()
@@ -92,6 +96,42 @@ def test_sliders_and_brush_reuse_the_segmenter_output(app, photo, tmp_path):
     assert np.array_equal(load_image(image_path)[kept], photo["masked"][kept])
 
 
+# 63: a photo just under the model's side, where a mask's round trip (up to the photo, down to
+# the model's side) changes some pixels: the app must give the generator infer.py's own mask.
+@pytest.mark.parametrize("side", [256, 63])
+def test_the_app_gives_infer_pys_pixels(app, side, tmp_path):
+    """The same photo and mask through infer.py's run and through the page's handlers: the same
+    pixels, the seam's feathering included."""
+    photo = tmp_path / "astronaut_masked.png"
+    write_image(photo, masked_astronaut(side)["masked"])
+    settings = app.rec.settings
+    options = Options(photo, tmp_path / "infer", comparison=False, ext="png", save_masks=True)
+    run(app.cfg, options, app.rec, out=io.StringIO())
+    (written,) = (tmp_path / "infer").glob("results2_*.png")
+    theirs, their_mask = load_image(written), load_mask(next((tmp_path / "infer" / "masks").glob("*.png")))
+    opened = app.open(photo, tmp_path / "app", settings.threshold, settings.dilate_kernel)
+    assert np.array_equal(opened.state.mask, their_mask)
+    ours, _, _ = app.reconstruct(opened.state, tmp_path / "app")
+    assert np.array_equal(ours, theirs)
+
+
+def test_the_apps_seam_is_feathered_as_infer_pys_brushed_or_not(app, photo, tmp_path):
+    settings = app.rec.settings
+    (theirs,) = app.rec([photo["masked"]])
+    hard_edge = app.rec([photo["masked"]], feather=0)[0].image
+    assert not np.array_equal(theirs.image, hard_edge), "infer.py feathers the seam"
+    opened = app.open(photo["path"], tmp_path, settings.threshold, settings.dilate_kernel)
+    assert np.array_equal(app.reconstruct(opened.state, tmp_path)[0], theirs.image)
+    ys, xs = np.nonzero(opened.state.mask)
+    app.brush(opened.state, float(xs.mean()), float(ys.mean()), 12, False, settings.threshold,
+              settings.dilate_kernel)
+    brushed = app.reconstruct(opened.state, tmp_path)[0]
+    app.rec.settings = dataclasses.replace(settings, feather=0)
+    brushed_hard = app.reconstruct(opened.state, tmp_path)[0]
+    blended = np.any(brushed != brushed_hard, axis=2)
+    assert blended.any() and not blended[~opened.state.mask].any(), "feathered inside the mask only"
+
+
 def test_a_photo_without_a_mask_says_so_and_the_brush_adds_one(app, tmp_path):
     grey = tmp_path / "grey.png"
     write_image(grey, np.full((120, 160, 3), 128, np.uint8))
@@ -110,7 +150,7 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
     (tmp_path / "text.mp4").write_text("not a video either")
     for name, says in (("notes.txt", "not a photo or a video"), ("broken.png", "broken.png"),
                        ("empty.mp4", "empty.mp4"), ("text.mp4", "text.mp4"), ("gone.png", "did not arrive")):
-        with pytest.raises(ERRORS, match=re.escape(says)) as err:
+        with pytest.raises(USER_ERRORS, match=re.escape(says)) as err:
             app.open(tmp_path / name, tmp_path / "session", 0.5, 3)
         assert "\n" not in str(err.value)
     import webapp.page
@@ -118,7 +158,7 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
     monkeypatch.setattr(webapp.page, "MAX_UPLOAD_MB", 0.001)
     big = tmp_path / "big.png"
     write_image(big, np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
-    with pytest.raises(ERRORS, match="larger than"):
+    with pytest.raises(USER_ERRORS, match="larger than"):
         app.open(big, tmp_path / "session", 0.5, 3)
 
 

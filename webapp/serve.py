@@ -14,8 +14,7 @@ from pathlib import Path
 
 from configs import Config, load_config
 from core.checkpoint import find_latest
-from inference.command import load_reconstructor
-from inference.timing import StageTimer
+from inference.loading import load_pipeline
 from stages import RECONSTRUCTION, SEGMENTATION
 from webapp.page import MAX_UPLOAD_MB, App, Workspace, build
 
@@ -62,13 +61,10 @@ def app_config(args: argparse.Namespace) -> Config:
 
 def load_app(args: argparse.Namespace, workspace: Workspace) -> tuple[App, str]:
     """The page's logic with both models loaded, and the line that says which."""
-    import io
-
     cfg = app_config(args)
-    log = io.StringIO()
-    reconstructor, weights = load_reconstructor(cfg, StageTimer(), log)
-    loaded = "; ".join(f"{stage}: {path}" for stage, path in weights.items())
-    return App(reconstructor, cfg, workspace), f"loaded {loaded} ({reconstructor.device})"
+    pipeline = load_pipeline(cfg)
+    loaded = "; ".join(f"{stage}: {path}" for stage, path in pipeline.weights.items())
+    return App(pipeline.reconstructor, cfg, workspace), f"loaded {loaded} ({pipeline.reconstructor.device})"
 
 
 def serve(argv: list[str] | None = None, block: bool = True):

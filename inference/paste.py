@@ -1,0 +1,79 @@
+"""Putting generated faces back into the photo, at the photo's own resolution.
+
+Each region's ``(S,S)`` generated face and mask are resized to the region's size and pasted
+into the original pixels, so everything outside the mask is byte-identical to the input,
+whatever its size or aspect ratio. Inside the mask the seam may be feathered (blended with
+the input over a margin inside the mask's edge, never reaching outside it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from faces.crop import Region
+
+
+@dataclass
+class Reconstruction:
+    """One image's result at the input's resolution."""
+
+    image: np.ndarray  # (H,W,3) uint8: input outside the mask, generated face inside
+    mask: np.ndarray  # (H,W) bool: the mask used (predicted and cleaned, or the given one)
+    regions: list[Region] = field(default_factory=list)  # what the models saw (faces or the whole)
+    faces_found: int | None = None  # faces detected (None: faces=none, not searched)
+    implausible: bool = False  # a region's mask area is unlike a face mask's
+
+    @property
+    def mask_found(self) -> bool:
+        return bool(self.mask.any())
+
+
+def full_resolution(region: Region, mask: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
+    """A region's ``(1,S,S)`` {0,1} model-side mask at the resolution of the input of ``shape``,
+    the part of it inside the image (``Region.visible``; the region must reach into it):
+    bilinear, then 0.5, so the outline stays smooth."""
+    inside = region.visible(shape)[1]
+    up = F.interpolate(mask[None].float(), size=(region.height, region.width), mode="bilinear",
+                       align_corners=False)[0, 0] > 0.5
+    return up[inside].cpu().numpy()
+
+
+def paste(result: Reconstruction, region: Region, generated: torch.Tensor, mask: torch.Tensor,
+          given_mask: np.ndarray | None = None, feather: float = 0.0) -> None:
+    """Paste one region's generated face into ``result`` (in place), at full resolution.
+
+    Args:
+        result: the image being built (starts as a copy of the input).
+        region: where the model's ``(S,S)`` view sits in the input.
+        generated: ``(3,S,S)`` in [0,1], the generator's face.
+        mask: ``(1,S,S)`` {0,1}, the cleaned mask it painted (resized up here: bilinear, then
+            0.5, so the outline stays smooth).
+        given_mask: ``(H,W)`` bool at the input's resolution (the true mask, the user's),
+            pasted through instead of ``mask`` resized up.
+        feather: model pixels inside the mask's edge over which the face is blended with the
+            input (0: a hard edge). Outside the mask every pixel stays the input's.
+    """
+    shown = region.visible(result.image.shape)
+    if shown is None:
+        return
+    (top, bottom, left, right), inside = shown
+    size = (region.height, region.width)
+    face = F.interpolate(generated[None], size=size, mode="bilinear", align_corners=False)[0]
+    face = (face[(slice(None), *inside)].clamp(0, 1) * 255).round_().to(torch.uint8)
+    face = face.permute(1, 2, 0).cpu().numpy()
+    m = (given_mask[top:bottom, left:right] if given_mask is not None
+         else full_resolution(region, mask, result.image.shape))
+    target = result.image[top:bottom, left:right]
+    pixels = feather * region.width / generated.shape[-1]
+    if pixels >= 1 and m.any():
+        alpha = np.clip(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 3) / pixels, 0, 1)[..., None]
+        blended = (target * (1 - alpha) + face * alpha + 0.5).astype(np.uint8)
+    else:
+        blended = face
+    target[m] = blended[m]
+    result.mask[top:bottom, left:right] |= m

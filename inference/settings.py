@@ -1,0 +1,74 @@
+"""How the inference pipeline runs, beyond its two models: one frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from configs import Config
+
+
+@dataclass(frozen=True)
+class ReconstructorSettings:
+    """The settings of one ``MaskReconstructor``.
+
+    Attributes:
+        img_size: ``S``, the side the generator works at (and the masks are cleaned at).
+        segm_size: the side the segmenter works at (None: ``S``); its probabilities are
+            resized to ``S``.
+        device: where the models run.
+        threshold, erode_kernel, erode_iters, dilate_kernel, dilate_iters: how the segmenter's
+            probabilities become a mask (``inference.morphology.clean_mask``).
+        feather: model pixels inside the mask's edge over which the generated face is blended
+            with the input (0: a hard edge). None: the margin the dilation grew the mask by,
+            ``dilate_kernel // 2 * dilate_iters``, i.e. the real skin the dilation took in.
+            Applied to every mask alike, predicted or given (``feather_for``).
+        amp: bf16 autocast on CUDA; on the CPU only with ``cpu_amp`` as well (an option:
+            faster on CPUs with AVX512-BF16 or AMX, outputs differ from fp32 by about 1e-2).
+        channels_last: channels-last activations and weights (CPU and CUDA: the layout
+            oneDNN and cuDNN convolve fastest).
+        fuse: run frozen copies with BatchNorm folded into the convolutions (and Conv+ReLU
+            fused on the CPU), ``models.fusion``: the same outputs up to float rounding.
+    """
+
+    img_size: int
+    segm_size: int | None = None
+    device: torch.device | str = "cpu"
+    threshold: float = 0.5
+    erode_kernel: int = 3
+    erode_iters: int = 1
+    dilate_kernel: int = 7
+    dilate_iters: int = 1
+    feather: float | None = None
+    amp: bool = True
+    cpu_amp: bool = False
+    channels_last: bool = True
+    fuse: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: Config, img_size: int | None = None, segm_size: int | None = None,
+                    device: torch.device | str | None = None) -> ReconstructorSettings:
+        """The settings ``cfg`` describes; ``img_size`` / ``segm_size`` default to ``cfg.img_size``,
+        ``device`` to ``cfg.device``."""
+        return cls(img_size=img_size or cfg.img_size, segm_size=segm_size, device=device or cfg.device,
+                   threshold=cfg.threshold, erode_kernel=cfg.erode_kernel, erode_iters=cfg.erode_iters,
+                   dilate_kernel=cfg.dilate_kernel, dilate_iters=cfg.dilate_iters, amp=cfg.amp,
+                   cpu_amp=cfg.cpu_amp, channels_last=cfg.channels_last)
+
+    def morphology(self, threshold: float | None = None, dilate_kernel: int | None = None) -> dict[str, Any]:
+        """``clean_mask``'s keyword arguments, with ``threshold`` / ``dilate_kernel`` replaced
+        where given (the web app's sliders)."""
+        return {"threshold": self.threshold if threshold is None else threshold,
+                "erode_kernel": self.erode_kernel, "erode_iters": self.erode_iters,
+                "dilate_kernel": self.dilate_kernel if dilate_kernel is None else dilate_kernel,
+                "dilate_iters": self.dilate_iters}
+
+    def feather_for(self, dilate_kernel: int | None = None) -> float:
+        """The feather, in model pixels, for a mask dilated by ``dilate_kernel`` (default: the
+        configured one): ``feather`` when set, else the margin that dilation added."""
+        if self.feather is not None:
+            return self.feather
+        kernel = self.dilate_kernel if dilate_kernel is None else dilate_kernel
+        return kernel // 2 * self.dilate_iters
