@@ -73,7 +73,7 @@ def run_folder(kind: str) -> Path:
 
 def interrupted_checkpoint(kind: str) -> Path | None:
     """The newest demo checkpoint of ``kind`` when it is an ``_interrupted`` one (Ctrl-C)."""
-    from core.checkpoint import list_checkpoints
+    from modelfiles.checkpoint import list_checkpoints
     from stages import STAGES
 
     found = list_checkpoints(run_folder(kind), STAGES[kind])
@@ -101,7 +101,7 @@ def final_checkpoint(kind: str) -> Path:
     import math
 
     from configs import load_config
-    from core.checkpoint import list_checkpoints
+    from modelfiles.checkpoint import list_checkpoints
     from stages import STAGES
 
     stage = STAGES[kind]

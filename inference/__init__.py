@@ -6,7 +6,7 @@ line that ``infer.py`` and ``infer_jpgs.py`` share.
 
 from inference.morphology import clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor, Reconstruction
-from inference.weights import load_model, load_models
+from modelfiles.load import load_model, load_models
 
 __all__ = ["MaskReconstructor", "Reconstruction", "clean_mask", "dilate", "erode", "load_model",
            "load_models"]

@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 import cli
 from configs import Config, ConfigError, load_config
-from core.checkpoint import CheckpointError
 from core.device import pick_device
 from core.images import ImageReadError
 from core.media import VideoError, VideoWriter
@@ -28,7 +27,8 @@ from inference.inputs import InputError, Item, Skipped, Source, VideoSource, ope
 from inference.outputs import ImageWriter, MetricsCsv, OutputError, ensure_writable, write_summary
 from inference.pipeline import MaskReconstructor, Reconstruction
 from inference.timing import StageTimer
-from inference.weights import load_models
+from modelfiles.checkpoint import CheckpointError
+from modelfiles.load import load_models
 from stages import RECONSTRUCTION, SEGMENTATION
 
 log = logging.getLogger(__name__)

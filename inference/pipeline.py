@@ -28,10 +28,22 @@ from core.images import resize_image, resize_mask
 from inference.faces import FaceFinder, Region
 from inference.morphology import clean_mask
 from inference.timing import StageTimer
+from modelfiles.onnx import OnnxNetwork
 from models.fusion import fuse_for_inference
 
 # A face mask covers less than this share of a face crop, and more than the lower bound.
 PLAUSIBLE_MASK = (0.02, 0.6)
+
+
+def _ready(network: nn.Module | OnnxNetwork, device: torch.device, channels_last: bool,
+           fuse: bool) -> nn.Module | OnnxNetwork:
+    """A torch network frozen on ``device`` (fused, or in eval mode); an ONNX network runs as exported."""
+    if isinstance(network, OnnxNetwork):
+        return network
+    if fuse:
+        return fuse_for_inference(network, device, channels_last)
+    network = network.to(device).eval()
+    return network.to(memory_format=torch.channels_last) if channels_last else network
 
 
 @dataclass
@@ -73,8 +85,8 @@ class MaskReconstructor:
             None: the whole image.
     """
 
-    def __init__(self, segmenter: nn.Module, generator: nn.Module, img_size: int,
-                 device: torch.device | str = "cpu", threshold: float = 0.5,
+    def __init__(self, segmenter: nn.Module | OnnxNetwork, generator: nn.Module | OnnxNetwork,
+                 img_size: int, device: torch.device | str = "cpu", threshold: float = 0.5,
                  erode_kernel: int = 3, erode_iters: int = 1, dilate_kernel: int = 7,
                  dilate_iters: int = 1, amp: bool = True, channels_last: bool = True,
                  timer: StageTimer | None = None, audio_encoder: nn.Module | None = None,
@@ -85,15 +97,8 @@ class MaskReconstructor:
             torch.backends.cudnn.benchmark = True  # batches keep one shape: pick the fastest kernels once
         self.channels_last = channels_last
         self.amp_dtype = autocast_dtype(self.device, amp, cpu_amp)
-        if fuse:
-            self.segmenter = fuse_for_inference(segmenter, self.device, channels_last)
-            self.generator = fuse_for_inference(generator, self.device, channels_last)
-        else:
-            self.segmenter = segmenter.to(self.device).eval()
-            self.generator = generator.to(self.device).eval()
-            if channels_last:
-                self.segmenter.to(memory_format=torch.channels_last)
-                self.generator.to(memory_format=torch.channels_last)
+        self.segmenter = _ready(segmenter, self.device, channels_last, fuse)
+        self.generator = _ready(generator, self.device, channels_last, fuse)
         self.audio_encoder = None if audio_encoder is None else audio_encoder.to(self.device).eval()
         self.img_size = img_size
         self.segm_size = segm_size or img_size
@@ -107,7 +112,7 @@ class MaskReconstructor:
         self.feather = dilate_kernel // 2 * dilate_iters
 
     @classmethod
-    def from_config(cls, cfg: Config, segmenter: nn.Module, generator: nn.Module,
+    def from_config(cls, cfg: Config, segmenter: nn.Module | OnnxNetwork, generator: nn.Module | OnnxNetwork,
                     device: torch.device | str, timer: StageTimer | None = None,
                     audio_encoder: nn.Module | None = None, img_size: int | None = None,
                     segm_size: int | None = None) -> MaskReconstructor:

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from configs import Config
-from core.checkpoint import CheckpointError, save_checkpoint
 from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
     EchoGenerator,
     FixedSegmenter,
@@ -26,7 +25,8 @@ from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
 from inference.command import Options, run
 from inference.morphology import binarize, clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor
-from inference.weights import load_model
+from modelfiles.checkpoint import CheckpointError, save_checkpoint
+from modelfiles.load import load_model
 from models import AUDIO_ENCODER, AudioEncoder, Generator, MaskSegmenter
 from stages import RECONSTRUCTION, SEGMENTATION
 

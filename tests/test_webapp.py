@@ -33,7 +33,7 @@ from helpers_infer import ONE_THREAD_ENV, make_video, one_torch_thread  # noqa: 
 from inference.command import ERRORS
 from inference.faces import FaceFinder
 from inference.pipeline import MaskReconstructor
-from inference.weights import load_model
+from modelfiles.load import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
 from webapp import App, Workspace
 

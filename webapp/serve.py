@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from configs import Config, load_config
-from core.checkpoint import find_latest
 from inference.command import load_reconstructor
 from inference.timing import StageTimer
+from modelfiles.checkpoint import find_latest
 from stages import RECONSTRUCTION, SEGMENTATION
 from webapp.page import MAX_UPLOAD_MB, App, Workspace, build
 
