@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-from helpers_infer import make_checkpoints, make_dataset, one_torch_thread  # noqa: F401 (autouse fixture)
 
 from configs import Config
+from helpers_infer import make_checkpoints, make_dataset, one_torch_thread  # noqa: F401 (autouse fixture)
 from modelfiles.card import CARD, CardKeys, ExportError, read_card
 from modelfiles.checkpoint import CheckpointError, CheckpointKeys, load_checkpoint
 from modelfiles.export import export
