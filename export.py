@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from configs import load_config
-    from core.exported import CARD, ExportError
     from inference.errors import USER_ERRORS
-    from inference.export import export
-    from inference.weights import resolve_path
+    from modelfiles.card import summary
+    from modelfiles.export import check_out_folder, export
+    from modelfiles.load import resolve_path
     from stages import RECONSTRUCTION, SEGMENTATION
 
     args = build_parser().parse_intermixed_args(argv)
@@ -58,18 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, args.overrides, **{k: v for k, v in flags.items() if v})
         segm, recon = resolve_path(cfg, SEGMENTATION), resolve_path(cfg, RECONSTRUCTION)
         out = Path(args.out or Path("exported") / recon.parent.name)
-        if out.exists() and any(out.iterdir()) and not args.overwrite:
-            kind = "an export" if (out / CARD).is_file() else "files"
-            raise ExportError(f"{out} already holds {kind}; pass --overwrite or another --out")
+        check_out_folder(out, args.overwrite)
         card = export(segm, recon, out, onnx=args.onnx, cfg=cfg, half=args.half)
-        for entry in card["models"].values():
-            files = [entry] + ([entry["onnx"]] if entry.get("onnx") else [])
-            sizes = ", ".join(f"{f['file']} {f['bytes'] / 1e6:.2f} MB" for f in files)
-            ratio = entry["source_checkpoint"]["bytes"] / entry["bytes"]
-            checkpoint_mb = entry["source_checkpoint"]["bytes"] / 1e6
-            print(f"{entry['title']}: {sizes} (the checkpoint: {checkpoint_mb:.1f} MB, {ratio:.0f}x larger)")
-        print(f"wrote {out}/ (model card: {out / 'model_card.md'}); use it with "
-              f"'python3 infer.py --segm-weights {out} --recon-weights {out}'")
+        print("\n".join(summary(card, out)))
     return 0
 
 

@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cli.setup_logging()
     from configs import ConfigError, load_config
-    from core.checkpoint import CheckpointError
     from datasets.layout import DatasetError
+    from modelfiles.checkpoint import CheckpointError
     from models import PerceptualUnavailable
     from trainers import TRAINERS, TrainingStopped
 

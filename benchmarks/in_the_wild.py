@@ -45,7 +45,6 @@ import numpy as np
 import torch
 
 from configs import Config
-from core.checkpoint import find_latest
 from core.images import load_image, load_mask
 from datasets.layout import write_annotations
 from demos.scenes import NO_PEOPLE, background, random_placement, scene
@@ -53,8 +52,9 @@ from faces.track import FaceFinder
 from inference.pipeline import MaskReconstructor
 from inference.settings import ReconstructorSettings
 from inference.timing import StageTimer
-from inference.weights import load_model
 from metrics import dice_per_image, psnr, ssim
+from modelfiles.checkpoint import find_latest
+from modelfiles.load import load_model
 from prepare.crops import crop_dataset
 from stages import RECONSTRUCTION, SEGMENTATION
 from trainers import ReconstructionTrainer, SegmentationTrainer

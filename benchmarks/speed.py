@@ -292,9 +292,9 @@ def measure_training(kind: str, size: int, batch: int, repeats: int, device: tor
 def measure_backends(size: int, batch: int, repeats: int, work: Path) -> dict[str, dict[str, float]]:
     """End to end per image: the pipeline with torch, and with the same networks exported to
     ONNX and run by onnxruntime (the two take turns, as in ``measure_pipelines``)."""
-    from inference.export import write_onnx
-    from inference.onnx_backend import OnnxNetwork
-    from inference.weights import LoadedModel
+    from modelfiles.export import write_onnx
+    from modelfiles.load import LoadedModel
+    from modelfiles.onnx import OnnxNetwork
     from stages import RECONSTRUCTION, SEGMENTATION
 
     segmenter, generator = default_models()

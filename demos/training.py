@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from configs import load_config
-from core.checkpoint import list_checkpoints
+from modelfiles.checkpoint import list_checkpoints
 from stages import STAGES
 
 

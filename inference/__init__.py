@@ -9,7 +9,7 @@ from inference.morphology import clean_mask, dilate, erode
 from inference.paste import Reconstruction
 from inference.pipeline import MaskReconstructor
 from inference.settings import ReconstructorSettings
-from inference.weights import load_model, load_models
+from modelfiles.load import load_model, load_models
 
 __all__ = ["MaskReconstructor", "Reconstruction", "ReconstructorSettings", "clean_mask", "dilate", "erode",
            "load_model", "load_models"]

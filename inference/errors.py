@@ -4,7 +4,7 @@ the web app print each as one line, where anything else is a bug and keeps its t
 from __future__ import annotations
 
 from configs import ConfigError
-from core.checkpoint import CheckpointError
+from modelfiles.checkpoint import CheckpointError
 from core.images import ImageReadError
 from core.media import VideoError
 from inference.inputs import InputError

@@ -9,7 +9,7 @@ from configs import Config
 from core.device import pick_device
 from inference.pipeline import MaskReconstructor
 from inference.timing import StageTimer
-from inference.weights import load_models
+from modelfiles.load import load_models
 from stages import RECONSTRUCTION, SEGMENTATION
 
 
@@ -44,7 +44,7 @@ def load_pipeline(cfg: Config, timer: StageTimer | None = None) -> LoadedPipelin
                          "trained size)")
     notes.append(f"device: {device}" + (" (onnxruntime)" if cfg.backend == "onnxruntime" else ""))
     if recon.audio_encoder is not None:
-        notes.append(f"audio conditioning: {recon.model.audio} (each frame hears "
+        notes.append(f"audio conditioning: {recon.audio} (each frame hears "
                      f"{recon.audio_encoder.features.window_s:g} s of the input's soundtrack)")
     reconstructor = MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer,
                                                   recon.audio_encoder, img_size=recon.img_size(cfg),

@@ -27,6 +27,7 @@ from inference.morphology import clean_mask
 from inference.paste import Reconstruction, paste
 from inference.settings import ReconstructorSettings
 from inference.timing import StageTimer
+from modelfiles.onnx import OnnxNetwork
 from models.fusion import fuse_for_inference
 
 # A face mask covers less than this share of a face crop, and more than the lower bound.
@@ -73,7 +74,7 @@ class MaskReconstructor:
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
 
     @classmethod
-    def from_config(cls, cfg: Config, segmenter: nn.Module, generator: nn.Module,
+    def from_config(cls, cfg: Config, segmenter: nn.Module | OnnxNetwork, generator: nn.Module | OnnxNetwork,
                     device: torch.device | str, timer: StageTimer | None = None,
                     audio_encoder: nn.Module | None = None, img_size: int | None = None,
                     segm_size: int | None = None) -> MaskReconstructor:

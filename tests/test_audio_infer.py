@@ -21,7 +21,7 @@ from datasets.reconstruction import ReconstructionDataset
 from helpers_infer import ONE_THREAD_ENV, REPO, make_video, one_torch_thread  # noqa: F401 (autouse fixture)
 from inference.audio import frame_features
 from inference.inputs import open_input
-from inference.weights import load_model
+from modelfiles.load import load_model
 from prepare.talking_clip import write_talking_dataset, write_talking_video
 from stages import RECONSTRUCTION
 from trainers import SegmentationTrainer

@@ -9,8 +9,8 @@ import torch
 from conftest import tiny_settings
 
 from configs import Config
-from core.checkpoint import find_latest, load_checkpoint
 from datasets.base import collate_skip_broken
+from modelfiles.checkpoint import find_latest, load_checkpoint
 from prepare.talking_clip import write_talking_dataset
 from stages import RECONSTRUCTION
 from trainers import ReconstructionTrainer

@@ -17,12 +17,12 @@ from PIL import Image
 from synthetic import blob_pairs, face_triplets
 
 from configs import ConfigError, load_config
-from core.checkpoint import CheckpointError, load_checkpoint, load_weights, model_state
 from core.images import ImageReadError, load_image, load_mask
 from datasets.base import collate_skip_broken
 from datasets.layout import DatasetError
 from datasets.reconstruction import ReconstructionDataset
 from datasets.segmentation import SegmentationDataset
+from modelfiles.checkpoint import CheckpointError, load_checkpoint, load_weights, model_state
 from trainers import ReconstructionTrainer, SegmentationTrainer
 
 RNG = np.random.default_rng(7)

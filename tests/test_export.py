@@ -13,16 +13,16 @@ from conftest import CELEBA30, ROOT
 from webapp_models import SIDE, train_tiny_models
 
 from configs import Config
-from core.exported import ExportError, sha256_file
 from core.images import load_image
 from demos.scenes import masked_astronaut
 from faces.track import FaceFinder
 from helpers_infer import ONE_THREAD_ENV, one_torch_thread  # noqa: F401 (autouse fixture)
-from inference.export import export
 from inference.morphology import clean_mask
 from inference.pipeline import MaskReconstructor
 from inference.settings import ReconstructorSettings
-from inference.weights import load_model
+from modelfiles.card import ExportError, sha256_file
+from modelfiles.export import export
+from modelfiles.load import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
 
 
@@ -167,7 +167,7 @@ def test_a_half_precision_export_is_half_the_size_and_close(checkpoints, exporte
 
 
 def test_an_audio_generator_exports_with_its_encoder_and_onnx_refuses_it(checkpoints, tmp_path):
-    from core.exported import ENCODER_PREFIX
+    from modelfiles.card import ENCODER_PREFIX
     from models import AudioEncoder, Generator
 
     torch.manual_seed(0)

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from configs import ConfigError, load_config
-from core.checkpoint import CheckpointError, load_checkpoint
 from core.images import ImageReadError, load_image, load_mask
 from datasets.layout import DatasetError
 from datasets.segmentation import SegmentationDataset
+from modelfiles.checkpoint import CheckpointError, load_checkpoint
 
 # derandomize: the suite runs the same examples every time (CI must not flake); run with
 # HYPOTHESIS_EXPLORE=1 to search afresh, and pin what it finds with @example.

@@ -18,7 +18,6 @@ import torch
 
 import infer
 import infer_jpgs
-from core.checkpoint import save_checkpoint
 from core.images import load_image, load_mask, write_image
 from core.media import count_frames, probe
 from helpers_infer import (
@@ -34,6 +33,7 @@ from helpers_infer import (
     put_mask,
     tiny_config,
 )
+from modelfiles.checkpoint import save_checkpoint
 from trainers import SegmentationTrainer
 
 IMG = 32  # the models' working size in these tests

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from configs import Config
-from core.checkpoint import CheckpointError, save_checkpoint
 from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
     EchoGenerator,
     FixedSegmenter,
@@ -27,7 +26,8 @@ from inference.morphology import binarize, clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor
 from inference.runner import Options, run
 from inference.settings import ReconstructorSettings
-from inference.weights import load_model
+from modelfiles.checkpoint import CheckpointError, save_checkpoint
+from modelfiles.load import load_model
 from models import AUDIO_ENCODER, AudioEncoder, Generator, MaskSegmenter
 from stages import RECONSTRUCTION, SEGMENTATION
 

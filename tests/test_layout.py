@@ -12,7 +12,7 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGES = ("benchmarks", "configs", "core", "datasets", "demos", "faces", "inference", "losses", "metrics",
-            "webapp", "models", "prepare", "stages", "trainers")
+            "webapp", "modelfiles", "models", "prepare", "stages", "trainers")
 SCRIPTS = ("train.py", "infer.py", "infer_jpgs.py", "demo.py", "app.py", "export.py")
 
 

@@ -18,8 +18,8 @@ from conftest import ROOT, tiny_settings
 from synthetic import face_triplets
 
 from configs import Config, load_config
-from core.checkpoint import find_latest, list_checkpoints, load_checkpoint
 from datasets.base import collate_skip_broken
+from modelfiles.checkpoint import find_latest, list_checkpoints, load_checkpoint
 from stages import RECONSTRUCTION
 from trainers import ReconstructionTrainer, TrainingStopped
 

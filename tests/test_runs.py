@@ -14,8 +14,8 @@ from conftest import ROOT, tiny_settings
 from synthetic import celeba_layout, face_triplets
 
 from configs import Config
-from core.checkpoint import find_latest, load_checkpoint
 from core.images import load_image
+from modelfiles.checkpoint import find_latest, load_checkpoint
 from prepare.run import write_split
 from stages import RECONSTRUCTION, SEGMENTATION
 from trainers import ReconstructionTrainer, SegmentationTrainer

@@ -15,8 +15,8 @@ from conftest import ROOT, tiny_settings
 from synthetic import face_triplets
 
 from configs import Config
-from core.checkpoint import find_latest, load_checkpoint
 from core.images import load_image
+from modelfiles.checkpoint import find_latest, load_checkpoint
 from stages import RECONSTRUCTION
 from trainers import ReconstructionTrainer
 

@@ -7,9 +7,9 @@ from conftest import tiny_settings
 from synthetic import blob_pairs, face_triplets
 
 from configs import Config
-from core.checkpoint import find_latest, load_checkpoint
 from datasets.base import collate_skip_broken
 from metrics import masked_l1
+from modelfiles.checkpoint import find_latest, load_checkpoint
 from stages import SEGMENTATION
 from trainers import ReconstructionTrainer, SegmentationTrainer
 

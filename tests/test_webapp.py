@@ -37,7 +37,7 @@ from inference.errors import USER_ERRORS
 from inference.pipeline import MaskReconstructor
 from inference.runner import Options, run
 from inference.settings import ReconstructorSettings
-from inference.weights import load_model
+from modelfiles.load import load_model
 from stages import RECONSTRUCTION, SEGMENTATION
 from webapp import App, Workspace
 

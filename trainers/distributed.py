@@ -87,3 +87,13 @@ def broadcast_object(value, ctx: DistContext):
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def wrap_for_training(model: nn.Module, ctx: DistContext, device: torch.device) -> nn.Module:
+    """``model`` inside ``DistributedDataParallel`` under torchrun (gradients averaged over the
+    ranks), else ``model`` itself."""
+    if not ctx.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)

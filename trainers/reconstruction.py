@@ -30,7 +30,7 @@ from models import (
 )
 from models.fill import fill_hole
 from stages import RECONSTRUCTION
-from trainers.base import Trainer
+from trainers.base import SKIPPED, Losses, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,6 @@ class ReconstructionTrainer(Trainer):
 
     def build(self) -> None:
         cfg = self.cfg
-        train_anns, val_anns = self.annotation_files()
-        self.train_set = self.make_dataset(cfg.root_dir, train_anns)
-        if val_anns is not None:
-            self.val_set = self.make_dataset(cfg.root_dir, val_anns)
-        elif cfg.val_dir:
-            self.val_set = self.make_dataset(cfg.val_dir, None)
         self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim,
                                     cfg.fill, cfg.residual)
         for name in ("D", "D2"):
@@ -134,7 +128,7 @@ class ReconstructionTrainer(Trainer):
                             + feature_matching_loss(fake_feats2, real_feats2))
         return terms
 
-    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, Any]) -> Losses:
         cfg = self.cfg
         batch = self.augment_batch(self.to_device(batch), ("image", "masked"))
         gt, masked, m = batch["image"], batch["masked"], batch["mask"]
@@ -172,7 +166,7 @@ class ReconstructionTrainer(Trainer):
         loss_g = (cfg.lambda_rc * terms["rec"] + cfg.lambda_G * (terms["adv_D"] + terms["adv_D2"])
                   + cfg.lambda_per * terms.get("per", torch.zeros((), device=gt.device)))
         if not self.step_ok(loss_g, "generator"):
-            return {}
+            return SKIPPED
         opt["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         opt["G"].step()

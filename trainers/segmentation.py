@@ -3,6 +3,7 @@ values: those have no gradient)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,7 +14,7 @@ from losses import DiceLoss
 from metrics import DiceScore, PixelAccuracy
 from models import MaskSegmenter
 from stages import SEGMENTATION
-from trainers.base import Trainer
+from trainers.base import SKIPPED, Losses, Trainer
 
 
 class SegmentationTrainer(Trainer):
@@ -21,22 +22,17 @@ class SegmentationTrainer(Trainer):
 
     stage = SEGMENTATION
 
+    def make_dataset(self, root: str, anns: Path | None) -> SegmentationDataset:
+        cfg = self.cfg
+        return SegmentationDataset(root, cfg.img_size, anns, cfg.masked_dir, cfg.binary_dir, cfg.cache_images)
+
     def build(self) -> None:
         cfg = self.cfg
-        train_anns, val_anns = self.annotation_files()
-        self.train_set = SegmentationDataset(cfg.root_dir, cfg.img_size, train_anns,
-                                             cfg.masked_dir, cfg.binary_dir, cfg.cache_images)
-        if val_anns is not None:
-            self.val_set = SegmentationDataset(cfg.root_dir, cfg.img_size, val_anns,
-                                               cfg.masked_dir, cfg.binary_dir, cfg.cache_images)
-        elif cfg.val_dir:
-            self.val_set = SegmentationDataset(cfg.val_dir, cfg.img_size, None, cfg.masked_dir,
-                                               cfg.binary_dir, cfg.cache_images)
         self.models["model"] = MaskSegmenter(cfg.base_channels, cfg.depth, cfg.arch)
         self.optimizers["model"] = torch.optim.Adam(self.models["model"].parameters(), lr=cfg.lr)
         self.dice_loss = DiceLoss()
 
-    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, Any]) -> Losses:
         batch = self.augment_batch(self.to_device(batch), ("masked",))
         model, opt = self.train_models["model"], self.optimizers["model"]
         with self.autocast():
@@ -46,7 +42,7 @@ class SegmentationTrainer(Trainer):
         dice = self.dice_loss(torch.sigmoid(logits), batch["mask"])
         loss = bce + self.cfg.lambda_dice * dice
         if not self.step_ok(loss, "segmentation"):
-            return {}
+            return SKIPPED
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

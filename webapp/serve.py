@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from configs import Config, load_config
-from core.checkpoint import find_latest
 from inference.loading import load_pipeline
+from modelfiles.checkpoint import find_latest
 from stages import RECONSTRUCTION, SEGMENTATION
 from webapp.page import MAX_UPLOAD_MB, App, Workspace, build
 

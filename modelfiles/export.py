@@ -7,12 +7,11 @@
   generator with its audio encoder, under ``audio_encoder.``);
 - with ``onnx=True``, ``segmentation.onnx`` and ``reconstruction.onnx`` (dynamic batch, the
   trained side); audio-conditioned generators are refused;
-- ``model_card.json`` and ``model_card.md``: per model the architecture, trained size,
-  stage, audio mode, training data and budget, validation metrics from the run, the config,
-  the sha256 of each file, and a note on the training data's licence.
+- ``model_card.json`` and ``model_card.md`` (``modelfiles.card``): per model the architecture,
+  trained size, stage, audio mode, training data and budget, validation metrics from the run,
+  the config, the sha256 of each file, and a note on the training data's licence.
 
-``infer.py``, ``infer_jpgs.py`` and ``app.py`` load the folder (``--segm-weights DIR``,
-``--recon-weights DIR``), checking each file's sha256 against the card first.
+``modelfiles.load.load_model`` reads the folder back, checking each file against the card.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import logging
 import time
 import warnings
@@ -32,9 +30,20 @@ import torch
 from torch import nn
 
 from configs import Config
-from core.exported import CARD, CARD_FORMAT, CARD_MD, CARD_VERSION, ENCODER_PREFIX, ExportError, file_entry
-from core.files import atomic_path, write_text
-from inference.weights import LoadedModel, load_model
+from core.files import atomic_path
+from modelfiles.card import (
+    CARD,
+    CARD_FORMAT,
+    CARD_VERSION,
+    ENCODER_PREFIX,
+    CardKeys,
+    ExportError,
+    file_entry,
+    write_card,
+)
+from modelfiles.checkpoint import Checkpoint, CheckpointKeys
+from modelfiles.load import LoadedModel, load_model
+from models import AUDIO_ENCODER
 from stages import RECONSTRUCTION, SEGMENTATION, Stage
 
 OPSET = 18
@@ -74,13 +83,14 @@ class _Generator(nn.Module):
 
 
 def check_onnx_exportable(loaded: LoadedModel) -> None:
-    if getattr(loaded.model, "audio", "none") != "none":
-        raise ExportError(f"{loaded.path} is audio-conditioned (audio={loaded.model.audio}); ONNX export "
+    if loaded.audio != "none":
+        raise ExportError(f"{loaded.path} is audio-conditioned (audio={loaded.audio}); ONNX export "
                           "covers the image-only generator: export without --onnx")
 
 
 def write_onnx(path: Path, loaded: LoadedModel, stage: Stage, side: int) -> dict[str, Any]:
     """Export one model to ONNX at ``side`` with a dynamic batch; its card entry."""
+    K = CardKeys
     check_onnx_exportable(loaded)
     batch = torch.export.Dim("batch", min=1, max=4096)
     image = torch.rand(2, 3, side, side)
@@ -98,9 +108,9 @@ def write_onnx(path: Path, loaded: LoadedModel, stage: Stage, side: int) -> dict
         logging.disable(logging.NOTSET)
     shapes = {"image": ["batch", 3, side, side], "mask": ["batch", 1, side, side],
               "logits": ["batch", 1, side, side], "face": ["batch", 3, side, side]}
-    return {**file_entry(path), "opset": OPSET, "inputs": {n: shapes[n] for n in names[0]},
-            "outputs": {n: shapes[n] for n in names[1]},
-            "values": "inputs in [0,1] (mask in {0,1}); "
+    return {**file_entry(path), K.opset: OPSET, K.inputs: {n: shapes[n] for n in names[0]},
+            K.outputs: {n: shapes[n] for n in names[1]},
+            K.values: "inputs in [0,1] (mask in {0,1}); "
                       + ("logits: apply a sigmoid" if stage is SEGMENTATION else "face: clamp to [0,1]")}
 
 
@@ -108,12 +118,12 @@ def _validation(checkpoint: Path, stage: Stage, iteration: int | None) -> dict[s
     """The run's validation scores at (or last before) the checkpoint's iteration."""
     log = checkpoint.parent / f"{stage.name}_val.csv"
     if not log.is_file():
-        return {"note": f"no validation log ({log.name}) beside the checkpoint"}
+        return {CardKeys.note: f"no validation log ({log.name}) beside the checkpoint"}
     with open(log, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r.get("iteration", "").isdigit()]
     rows = [r for r in rows if iteration is None or int(r["iteration"]) <= iteration]
     if not rows:
-        return {"note": f"{log.name} has no score at or before iteration {iteration}"}
+        return {CardKeys.note: f"{log.name} has no score at or before iteration {iteration}"}
     row = max(rows, key=lambda r: int(r["iteration"]))
     out: dict[str, Any] = {}
     for key, value in row.items():
@@ -124,76 +134,58 @@ def _validation(checkpoint: Path, stage: Stage, iteration: int | None) -> dict[s
     return out
 
 
-def _training_data(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+def _training_data(checkpoint: Checkpoint) -> dict[str, Any]:
     """Where the training data was, how many examples, and the mask types that made them."""
+    K, config, examples = CardKeys, checkpoint.config, checkpoint.examples
     root = Path(str(config.get("root_dir", "")))
-    summary: dict[str, Any] = {"root_dir": str(root), "train_anns": config.get("train_anns"),
-                               "train_examples": data.get("train_examples"),
-                               "val_examples": data.get("val_examples")}
+    summary: dict[str, Any] = {K.root_dir: str(root), K.train_anns: config.get("train_anns"),
+                               K.train_examples: examples.get(CheckpointKeys.train_examples),
+                               K.val_examples: examples.get(CheckpointKeys.val_examples)}
     report = root / "prepare_report.csv"
     if report.is_file():
         with open(report, newline="") as f:
             rows = [r for r in csv.DictReader(f) if r.get("status") == "done"]
-        summary["mask_types"] = dict(Counter(r.get("mask_type") or "?" for r in rows))
+        summary[K.mask_types] = dict(Counter(r.get("mask_type") or "?" for r in rows))
     else:
-        summary["mask_types"] = "not recorded (no prepare_report.csv in root_dir: masks made elsewhere)"
+        summary[K.mask_types] = "not recorded (no prepare_report.csv in root_dir: masks made elsewhere)"
     return summary
 
 
 def model_entry(loaded: LoadedModel, stage: Stage, weights: Path, half: bool = False) -> dict[str, Any]:
     """One model's part of the card, filled from its checkpoint and its run's logs."""
-    data = loaded.records  # read with the weights: the checkpoint is not loaded twice
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    run_data = data.get("data") if isinstance(data.get("data"), dict) else {}
-    specs = data.get("specs") if isinstance(data.get("specs"), dict) else {}
+    K = CardKeys
+    checkpoint = loaded.checkpoint or Checkpoint(loaded.path, {})
+    config = checkpoint.config
     entry: dict[str, Any] = {
-        "stage": stage.name, "title": stage.title, **file_entry(weights),
-        "dtype": "float16" if half else "float32",
-        "architecture": {"kind": stage.model, **dict(getattr(loaded.model, "spec", {}))},
-        "img_size": loaded.trained_img_size or config.get("img_size"),
-        "audio": getattr(loaded.model, "audio", "none"),
-        "training": {"iterations": loaded.iteration, "epochs": data.get("epoch"),
-                     "batch_size": config.get("batch_size"), "lr": config.get("lr"),
-                     "data": _training_data(config, run_data)},
-        "validation": _validation(loaded.path, stage, loaded.iteration),
-        "source_checkpoint": {"file": loaded.path.name, "bytes": loaded.path.stat().st_size},
-        "config": config,
+        K.stage: stage.name, K.title: stage.title, **file_entry(weights),
+        K.dtype: "float16" if half else "float32",
+        K.architecture: {K.kind: stage.model, **dict(getattr(loaded.model, "spec", {}))},
+        K.img_size: loaded.trained_img_size or config.get("img_size"),
+        K.audio: loaded.audio,
+        K.training: {K.iterations: loaded.iteration, K.epochs: checkpoint.epoch,
+                     K.batch_size: config.get("batch_size"), K.lr: config.get("lr"),
+                     K.data: _training_data(checkpoint)},
+        K.validation: _validation(loaded.path, stage, loaded.iteration),
+        K.source_checkpoint: {K.file: loaded.path.name, K.size: loaded.path.stat().st_size},
+        K.config: config,
     }
     if loaded.audio_encoder is not None:
-        entry["audio_encoder"] = {"prefix": ENCODER_PREFIX, **dict(specs.get("audio_encoder") or {})}
+        entry[K.audio_encoder] = {K.prefix: ENCODER_PREFIX, **dict(checkpoint.specs.get(AUDIO_ENCODER) or {})}
     return entry
 
 
-def _markdown(card: dict[str, Any]) -> str:
-    lines = [f"# {card['name']}", "", "Exported by `python3 export.py` on "
-             f"{card['exported']}. The machine-readable card is `{CARD}`; the numbers below are from it.", ""]
-    for entry in card["models"].values():
-        train, data = entry["training"], entry["training"]["data"]
-        lines += [f"## {entry['title'].capitalize()} ({entry['stage']})", "",
-                  f"- file: `{entry['file']}` ({entry['dtype']}), {entry['bytes'] / 1e6:.2f} MB, "
-                  f"sha256 `{entry['sha256']}`"]
-        if entry.get("onnx"):
-            onnx = entry["onnx"]
-            lines.append(f"- ONNX: `{onnx['file']}` (opset {onnx['opset']}, dynamic batch), "
-                         f"{onnx['bytes'] / 1e6:.2f} MB, sha256 `{onnx['sha256']}`")
-        arch = ", ".join(f"{k}={v}" for k, v in entry["architecture"].items())
-        lines += [f"- architecture: {arch}", f"- trained at {entry['img_size']} px; audio: {entry['audio']}",
-                  f"- training: {train['iterations']} iterations ({train['epochs']} epochs), batch "
-                  f"{train['batch_size']}, lr {train['lr']}",
-                  f"- data: `{data['root_dir']}`, {data['train_examples']} training examples, "
-                  f"{data['val_examples']} validation; mask types: {data['mask_types']}",
-                  "- validation: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                              for k, v in entry["validation"].items()),
-                  f"- from `{entry['source_checkpoint']['file']}` "
-                  f"({entry['source_checkpoint']['bytes'] / 1e6:.1f} MB with the training state)", ""]
-    lines += ["## Licence", "", card["licence"], ""]
-    return "\n".join(lines)
+def check_out_folder(out: Path, overwrite: bool) -> None:
+    """Refuse to write into a folder that holds files, unless ``overwrite``."""
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        kind = "an export" if (out / CARD).is_file() else "files"
+        raise ExportError(f"{out} already holds {kind}; pass --overwrite or another --out")
 
 
 def export(segm_checkpoint: Path, recon_checkpoint: Path, out: Path, onnx: bool = False,
            cfg: Config | None = None, half: bool = False) -> dict[str, Any]:
     """Write the exported folder ``out`` (see the module's docstring); returns the card.
     ``half``: the safetensors files in float16 (the ONNX files stay float32)."""
+    K = CardKeys
     cfg = cfg or Config.from_dict({"task": "predict"})
     loaded = {SEGMENTATION: load_model(cfg, SEGMENTATION, Path(segm_checkpoint)),
               RECONSTRUCTION: load_model(cfg, RECONSTRUCTION, Path(recon_checkpoint))}
@@ -207,14 +199,12 @@ def export(segm_checkpoint: Path, recon_checkpoint: Path, out: Path, onnx: bool 
         write_safetensors(weights, model, stage, half)
         entry = model_entry(model, stage, weights, half)
         if onnx:
-            entry["onnx"] = write_onnx(out / f"{FILE_NAMES[stage.name]}.onnx", model, stage,
-                                       int(entry["img_size"] or cfg.img_size))
+            entry[K.onnx] = write_onnx(out / f"{FILE_NAMES[stage.name]}.onnx", model, stage,
+                                       int(entry[K.img_size] or cfg.img_size))
         models[stage.name] = entry
-    root = models[RECONSTRUCTION.name]["training"]["data"]["root_dir"]
-    card = {"format": CARD_FORMAT, "format_version": CARD_VERSION, "name": out.name,
-            "exported": time.strftime("%Y-%m-%d %H:%M:%S"), "models": models,
-            "licence": LICENCE.format(root=root)}
-    write_text(out / CARD, json.dumps(card, indent=1) + "\n")
-    write_text(out / CARD_MD, _markdown(card))
+    root = models[RECONSTRUCTION.name][K.training][K.data][K.root_dir]
+    card = {K.format: CARD_FORMAT, K.format_version: CARD_VERSION, K.name: out.name,
+            K.exported: time.strftime("%Y-%m-%d %H:%M:%S"), K.models: models,
+            K.licence: LICENCE.format(root=root)}
+    write_card(out, card)
     return card
-
