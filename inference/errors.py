@@ -4,11 +4,11 @@ the web app print each as one line, where anything else is a bug and keeps its t
 from __future__ import annotations
 
 from configs import ConfigError
-from modelfiles.checkpoint import CheckpointError
 from core.images import ImageReadError
 from core.media import VideoError
 from inference.inputs import InputError
 from inference.outputs import OutputError
+from modelfiles.checkpoint import CheckpointError
 
 
 class NothingProcessed(RuntimeError):

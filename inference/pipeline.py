@@ -67,7 +67,11 @@ class MaskReconstructor:
         self.timer = timer or StageTimer(self.device)
         self.faces = faces or FaceFinder("none")
 
-    def _ready(self, model: nn.Module) -> nn.Module:
+    def _ready(self, model: nn.Module | OnnxNetwork) -> nn.Module | OnnxNetwork:
+        """A torch network frozen on the device (fused, or in eval mode); an ONNX network runs as
+        exported."""
+        if isinstance(model, OnnxNetwork):
+            return model
         if self.settings.fuse:
             return fuse_for_inference(model, self.device, self.channels_last)
         model = model.to(self.device).eval()
