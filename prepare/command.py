@@ -5,8 +5,6 @@
     python3 -m prepare sheet --src DIR --out FILE.png [--count 4]
     python3 -m prepare crop --src ROOT --out ROOT2 [--size 512]
     python3 -m prepare clip --out FILE.mp4 [--seconds 60] [--fps 4] [--seed 0]
-
-(``python3 -m datasets.prepare`` is the same command under its earlier name.)
 """
 
 from __future__ import annotations

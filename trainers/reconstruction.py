@@ -1,9 +1,9 @@
 """Stage 2: the two-discriminator GAN that reconstructs the face under the mask.
 
-G is trained by its adversarial terms (the published code computed them from a detached
-fake and left them out of G's loss, so its GAN never trained G), and the mask
-discriminator D2 sees ``ground_truth*m`` as real and ``composite*m`` as fake (the published
-code showed it the face mask itself as "real").
+G is trained by its adversarial terms, computed from the fake it just made (not a detached
+copy), and the mask discriminator D2 sees ``ground_truth*m`` as real and ``composite*m`` as
+fake: both judge the face painted in the hole (docs/differences.md lists how this differs
+from the published training).
 """
 
 from __future__ import annotations
