@@ -180,6 +180,8 @@ def train(trainer_class: type, values: dict, work: Path, stage: Stage) -> tuple[
     if last is None:
         start = time.perf_counter()
         last = trainer.fit()
+        if last.stem.endswith("_interrupted"):  # Ctrl-C or SIGTERM: a run cut short is not a result
+            raise SystemExit(f"stopped: {run.name} was interrupted before its last step")
         per_step = (time.perf_counter() - start) / values["max_iters"]
         record = {"checkpoint": last.name, "seconds_per_step": per_step}
         (run / "finished.json").write_text(json.dumps(record))
