@@ -59,11 +59,21 @@ def app_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def shown_path(path: str | Path) -> str:
+    """A model file as the page names it: relative to the working folder when inside it (no
+    machine's absolute paths on a page or in a screenshot), else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def load_app(args: argparse.Namespace, workspace: Workspace) -> tuple[App, str]:
     """The page's logic with both models loaded, and the line that says which."""
     cfg = app_config(args)
     pipeline = load_pipeline(cfg)
-    loaded = "; ".join(f"{stage}: {path}" for stage, path in pipeline.weights.items())
+    loaded = "; ".join(f"{stage}: {shown_path(path)}" for stage, path in pipeline.weights.items())
     return App(pipeline.reconstructor, cfg, workspace), f"loaded {loaded} ({pipeline.reconstructor.device})"
 
 
