@@ -43,7 +43,6 @@ from webapp import App, Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT_TO = os.environ.get("FACEMASK_SCREENSHOT")  # e.g. docs/app.jpg: keep the page's picture
 
 
 @pytest.fixture(scope="module")
@@ -312,10 +311,6 @@ def test_the_page_reconstructs_an_upload_and_uses_the_brush(server, browser, pho
     after = load_image(download(page, "#download-image", tmp_path / "result_erased.png"))
     assert np.array_equal(after[~erased], masked[~erased])
 
-    shot = tmp_path / "app.jpg"
-    page.screenshot(path=str(shot), type="jpeg", quality=70, full_page=True)
-    if SCREENSHOT_TO:
-        shutil.copyfile(shot, REPO / SCREENSHOT_TO)
     page.close()
 
 
