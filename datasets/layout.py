@@ -119,10 +119,19 @@ def write_annotations(root: Path, examples: Iterable[tuple[str, Path, Path]]) ->
     """
     rows: dict[str, list] = {"train": [], "val": []}
     for index, (split, masked, binary) in enumerate(examples):
-        rows[split].append([index, *((root / p).relative_to(root).as_posix() for p in (masked, binary))])
+        rows[split].append([index, _under(root, masked), _under(root, binary)])
     for split, path in (("train", TRAIN_ANNS), ("val", VAL_ANNS)):
         write_csv(root / path, None, rows[split])
     return {split: len(split_rows) for split, split_rows in rows.items()}
+
+
+def _under(root: Path, path: Path) -> str:
+    """``path`` (absolute, relative to ``root``, or relative to the working folder and inside
+    ``root``) as a ``/``-separated path relative to ``root``; symlinks are kept as named."""
+    path = Path(path)
+    if not path.is_absolute() and not path.is_relative_to(root):
+        path = root / path
+    return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
 
 
 def resolve_annotations(root: Path, value: str | None, key: str, default: str | None) -> Path | None:

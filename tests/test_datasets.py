@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,7 +15,7 @@ from synthetic import blob_pairs, face_triplets, write_png
 from configs import Config
 from core.images import ImageReadError, load_image, load_mask
 from datasets.base import collate_skip_broken
-from datasets.layout import DatasetError
+from datasets.layout import TRAIN_ANNS, VAL_ANNS, DatasetError, read_annotations, write_annotations
 from datasets.reconstruction import ReconstructionDataset
 from datasets.segmentation import SegmentationDataset
 from trainers import ReconstructionTrainer
@@ -140,3 +141,29 @@ def test_write_png_helper_roundtrip(tmp_path):
     img = np.random.default_rng(0).integers(0, 255, (8, 8, 3), np.uint8)
     write_png(tmp_path / "x.png", img)
     assert np.array_equal(load_image(tmp_path / "x.png"), img)
+
+
+def test_annotations_name_the_same_files_however_their_paths_are_given(tmp_path, monkeypatch):
+    """A root given relative to the working folder (as ``make demo`` does), its files named
+    through it, relative to the root or absolutely: the CSV rows are relative to the root and
+    read back to the files written."""
+    monkeypatch.chdir(tmp_path)
+    root = Path("data") / "root"
+    names = []
+    for k in range(3):
+        masked = root / "image_masked" / f"f{k}_masked.png"
+        binary = root / "image_binary" / f"f{k}_binary.png"
+        for path in (masked, binary):
+            write_png(path, np.zeros((8, 8, 3), np.uint8))
+        names.append((masked, binary))
+    given = [("train", *names[0]),  # relative to the working folder, inside the root
+             ("train", names[1][0].relative_to(root), names[1][1].relative_to(root)),  # relative to the root
+             ("val", names[2][0].absolute(), names[2][1].absolute())]
+    assert write_annotations(root, given) == {"train": 2, "val": 1}
+    rows = (root / TRAIN_ANNS).read_text().splitlines()
+    assert rows[0] == "0,image_masked/f0_masked.png,image_binary/f0_binary.png"
+    train = read_annotations(root / TRAIN_ANNS, root)
+    val = read_annotations(root / VAL_ANNS, root)
+    assert [s.masked.name for s in train] == ["f0_masked.png", "f1_masked.png"]
+    assert [s.masked.name for s in val] == ["f2_masked.png"]
+    assert all(s.masked.is_file() and s.mask.is_file() for s in train + val)
