@@ -72,6 +72,7 @@ FPS = 25.0
 ERODE_PX = 2  # the still-frame region excludes the mask's resampled edge
 DILATE_PX = 8  # E_warp's region: the true mask and a margin of the seam around it
 STRIP_FRAMES = 6
+MIN_FLOOR = 0.05  # gray levels; below it the ratio to the floor means nothing
 
 
 def parse_rows(text: str, shared: list[str]) -> dict[str, list[str]]:
@@ -197,6 +198,11 @@ def strip(clip: Clip, clean: Path, video: Path, masks: Path, stem: str = "masked
     return grid(rows)
 
 
+def _ratio(value: float, floor: float) -> str:
+    """``value / floor``, or "-" where the codec leaves the region untouched (a still face)."""
+    return f"{value / floor:.1f}x" if floor >= MIN_FLOOR else "-"
+
+
 def table(results: dict) -> str:
     lines = ["| settings | clip | frames | no mask | mask Dice mean / min | flicker | floor | "
              "flicker / floor | temporal std | PSNR in mask (dB) | E_warp | E_warp, clean | fps |",
@@ -209,7 +215,7 @@ def table(results: dict) -> str:
         for name, s in by_clip["rows"].items():
             lines.append(f"| {name} | {kind} | {by_clip['frames']} | {s['no_mask']} | {s['dice_mean']:.2f} / "
                          f"{s['dice_min']:.2f} | **{s['flicker']:.2f}** | {floor['flicker']:.2f} | "
-                         f"{s['flicker'] / floor['flicker']:.1f}x | {s['temporal_std']:.2f} | "
+                         f"{_ratio(s['flicker'], floor['flicker'])} | {s['temporal_std']:.2f} | "
                          f"{s['psnr_mask']:.1f} | "
                          f"{s['e_warp']:.2f} | {floor['e_warp']:.2f} | {s['fps']:.2f} |")
     return "\n".join(lines)
