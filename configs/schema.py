@@ -140,6 +140,16 @@ KEYS: dict[str, Key] = {
                  ("auto", "all", "largest", "none")),
     "detect_every": Key("int", 3, "video: search for faces every N-th frame (in between, the faces "
                         "found are followed, smoothed over time)"),
+    "temporal": Key("str", "off", "video: off: each frame reconstructed on its own; on: held steady "
+                    "from frame to frame (sub-pixel crops that move with the face, the mask's "
+                    "probabilities and the painted pixels carried over, reset at a cut)", ("off", "on")),
+    "temporal_mask_decay": Key("float", 0.5, "temporal=on: weight of a face's running mean of the "
+                               "mask probabilities against the new frame's (0: the new frame's only)"),
+    "temporal_paint_weight": Key("float", 0.5, "temporal=on: weight of the previous frame's painted "
+                                 "pixels against the generator's new ones (0: new only)"),
+    "temporal_cut": Key("float", 30.0, "temporal=on: mean change in gray levels between "
+                        "consecutive frames (shrunk to 64 px wide) above which the shot changed: nothing "
+                        "is carried over"),
     "save_masks": Key("bool", False, "inference: also write each predicted mask as "
                       "masks/{name}_mask.png (255 = mask, input resolution)"),
     "identity": Key("bool", True, "infer.py: dlib identity distance to the ground truth "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.images import resize_image
+from core.images import resize_image, resize_mask
 from faces.detect import Face
 from faces.landmarks import Box
 
@@ -91,13 +91,56 @@ def square_pad(image: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Pose:
+    """A followed face's crop at sub-pixel precision: the square of side ``side`` (input pixels)
+    centred at (``cx``, ``cy``), cut by an affine warp instead of whole-pixel slicing, so it
+    moves and scales smoothly with the face. ``track``: which followed face it is (a face
+    found anew, after a loss or a cut, gets a new number)."""
+
+    track: int
+    cx: float
+    cy: float
+    side: float
+
+    def matrix(self, size: int) -> np.ndarray:
+        """``(2,3)`` float64: input pixel (x, y) -> pixel of the ``(size,size)`` cut, pixel centres
+        at whole numbers (as ``cv2.resize`` places them)."""
+        s = size / self.side
+        left, top = self.cx - self.side / 2, self.cy - self.side / 2
+        return np.array([[s, 0.0, (0.5 - left) * s - 0.5], [0.0, s, (0.5 - top) * s - 0.5]])
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """The whole-pixel box ``(x0, y0, x1, y1)`` holding the crop (a pixel of margin)."""
+        half = self.side / 2
+        return (int(np.floor(self.cx - half)) - 1, int(np.floor(self.cy - half)) - 1,
+                int(np.ceil(self.cx + half)) + 1, int(np.ceil(self.cy + half)) + 1)
+
+    def cut(self, image: np.ndarray, size: int) -> np.ndarray:
+        """The crop of ``image`` (``(H,W,3)`` uint8, or ``(H,W)`` float32) as ``(size,size[,3])``,
+        bilinear, mirrored past the image's edges. Shrinking by more than 1x it is first blurred
+        (about the averaging ``cv2.INTER_AREA`` does to the training crops)."""
+        x0, y0, x1, y1 = self.bounds()
+        shrink = self.side / size
+        pad = int(np.ceil(shrink)) + 1 if shrink > 1 else 0
+        local = Region(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad).pixels(image)
+        if shrink > 1:
+            local = cv2.GaussianBlur(local, (0, 0), 0.5 * np.sqrt(shrink ** 2 - 1))
+        m = self.matrix(size)
+        m[:, 2] += m[:, :2] @ [x0 - pad, y0 - pad]
+        return cv2.warpAffine(local, m, (size, size), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REFLECT_101)
+
+
+@dataclass(frozen=True)
 class Region:
     """One cut of an input image: a face's square crop, or the whole image.
 
     ``x0, y0, width, height``: pixels of the input; a face crop is square and may reach past
     the image's edges (mirrored there), the whole image is its own region. ``box``: the
     face's detection box (left, top, right, bottom), for drawing; ``zone``: ``(N,2)``
-    polygon in input pixels outside which a face mask cannot be (``mask_zone``).
+    polygon in input pixels outside which a face mask cannot be (``mask_zone``). ``pose``: on
+    a video with temporal stabilisation, the followed face's sub-pixel crop, which ``cut`` and
+    ``to_cut`` then use (the whole-pixel square above is its nearest, for drawing and pasting).
     """
 
     x0: int
@@ -106,6 +149,7 @@ class Region:
     height: int
     box: Box | None = None
     zone: np.ndarray | None = None
+    pose: Pose | None = None
 
     @property
     def is_face(self) -> bool:
@@ -133,6 +177,9 @@ class Region:
 
     def to_cut(self, points: np.ndarray, size: int) -> np.ndarray:
         """``(N,2)`` input pixels -> pixels of this region resized to ``size`` (``cut``)."""
+        if self.pose is not None:
+            p = self.pose
+            return (np.asarray(points, np.float64) - [p.cx - p.side / 2, p.cy - p.side / 2]) * (size / p.side)
         return (np.asarray(points, np.float64) - [self.x0, self.y0]) * (size / self.width)
 
     def pixels(self, image: np.ndarray) -> np.ndarray:
@@ -149,7 +196,15 @@ class Region:
 
     def cut(self, image: np.ndarray, size: int) -> np.ndarray:
         """This region of ``image`` as ``(size,size,3)`` uint8, resized as the training data was."""
+        if self.pose is not None:
+            return self.pose.cut(image, size)
         return resize_image(self.pixels(image), size)
+
+    def cut_mask(self, mask: np.ndarray, size: int) -> np.ndarray:
+        """This region of an ``(H,W)`` bool mask as ``(size,size)`` bool (averaged, then one half)."""
+        if self.pose is not None:
+            return self.pose.cut(mask.astype(np.float32), size) > 0.5
+        return resize_mask(self.pixels(mask), size)
 
     def visible(self, shape: tuple[int, ...]) -> tuple[tuple[int, int, int, int], tuple[slice, slice]] | None:
         """The part of this region inside an image of ``shape``: ``((top, bottom, left, right)

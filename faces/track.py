@@ -20,30 +20,52 @@ through short gaps in detection.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
 
-from faces.crop import Region
+from faces.crop import Pose, Region, crop_box
 from faces.detect import INFERENCE, DetectorSettings, Face, find_faces
 
 FACE_MODES = ("auto", "all", "largest", "none")
 MAX_MISSED = 2  # searches in a row a tracked face may go unfound before it is dropped
 SAME_FACE = 0.75  # a detection continues a track when their centres are closer than this x side
 CROP_ASPECT = 1.25  # faces=auto treats an image without a face as a face crop up to this aspect
+_KEYS = itertools.count()  # track numbers, never reused: a new track starts with no history
+
+
+Measurement = tuple[Region, np.ndarray, float]  # a detection's crop, and its centre (2,) and side
+
+
+def measure(face: Face, subpixel: bool) -> Measurement:
+    """The crop of a detected ``face``, with the centre and side the filter takes in: the crop's
+    own whole-pixel ones, or with ``subpixel`` those ``crop_box`` gives before rounding."""
+    region = Region.around(face)
+    if not subpixel:
+        return region, region.centre, float(region.width)
+    cx, cy, side = crop_box(face.landmarks)
+    return region, np.array([cx, cy]), side
 
 
 class Track:
     """One face followed through a video: its crop's centre and side, and the centre's
     velocity per frame, from the detections of it by an alpha-beta filter: between
     detections the crop keeps moving at that velocity, and steady motion is followed
-    without lag. The side is smoothed only (faces rarely change size fast)."""
+    without lag. The side is smoothed only (faces rarely change size fast).
+
+    With ``subpixel`` the region carries the filter's centre and side unrounded
+    (``Region.pose``, numbered ``key``), so its cut moves smoothly from frame to frame.
+    """
 
     ALPHA, BETA = 0.5, 0.3
 
-    def __init__(self, region: Region) -> None:
-        self.region = region
-        self.centre, self.side = region.centre.astype(float), float(region.width)
+    def __init__(self, detected: Measurement, subpixel: bool = False) -> None:
+        region, centre, side = detected
+        self.key, self.subpixel = next(_KEYS), subpixel
+        self.centre, self.side = np.asarray(centre, float), float(side)
+        self.placed = (self.centre, self.side)  # the centre and side the region was put at
+        self.region = self._moved(region, self.placed, self.centre, self.side) if subpixel else region
         self.velocity = np.zeros(2)
         self.since = 0  # frames since the last detection
         self.missed = 0  # searches in a row that did not find it
@@ -55,32 +77,40 @@ class Track:
     def predict(self) -> None:
         """One frame later."""
         self.since += 1
-        self.region = self._moved(self.region, self.predicted(), self.side)
+        self.region = self._moved(self.region, self.placed, self.predicted(), self.side)
 
-    def correct(self, detected: Region) -> None:
+    def correct(self, detected: Measurement) -> None:
         """A detection of this face in the current frame."""
+        region, centre, side = detected
         frames = max(self.since, 1)
         if self.detections == 1:  # the second sighting: the motion between the two
-            self.velocity = (detected.centre - self.centre) / frames
-            self.centre = detected.centre.astype(float)
+            self.velocity = (centre - self.centre) / frames
+            self.centre = np.asarray(centre, float)
         else:
             predicted = self.predicted()
-            residual = detected.centre - predicted
+            residual = centre - predicted
             self.centre = predicted + self.ALPHA * residual
             self.velocity = self.velocity + self.BETA * residual / frames
-        self.side += self.ALPHA * (detected.width - self.side)
+        self.side += self.ALPHA * (side - self.side)
         self.detections += 1
         self.since, self.missed = 0, 0
-        self.region = self._moved(detected, self.centre, self.side)
+        self.region = self._moved(region, (centre, side), self.centre, self.side)
 
-    @staticmethod
-    def _moved(region: Region, centre: np.ndarray, side: float) -> Region:
-        """``region`` (with its box and eye line) moved to ``centre`` and scaled to ``side``."""
+    def _moved(self, region: Region, start: tuple[np.ndarray, float], centre: np.ndarray,
+               side: float) -> Region:
+        """``region`` (with its box and eye line), placed at ``start`` (centre, side), moved
+        to ``centre`` and scaled to ``side``."""
         moved = Region.square(*centre, side)
-        scale = moved.width / region.width
+        if self.subpixel:
+            (c0, s0), (c1, s1) = start, (centre, side)
+            moved = replace(moved, pose=Pose(self.key, float(centre[0]), float(centre[1]), float(side)))
+            self.placed = (np.asarray(centre, float), float(side))
+        else:
+            (c0, s0), (c1, s1) = (region.centre, region.width), (moved.centre, moved.width)
+        scale = s1 / s0
 
         def carry(points: np.ndarray) -> np.ndarray:
-            return (points - region.centre) * scale + moved.centre
+            return (points - c0) * scale + c1
 
         box = None if region.box is None else tuple(
             int(round(v)) for v in carry(np.array(region.box, float).reshape(2, 2)).ravel())
@@ -89,10 +119,12 @@ class Track:
 
 
 class FaceTracker:
-    """Face crops of consecutive video frames, smoothed and carried through short gaps."""
+    """Face crops of consecutive video frames, smoothed and carried through short gaps;
+    ``subpixel``: unrounded (``Track``)."""
 
-    def __init__(self, detect_every: int = 1) -> None:
+    def __init__(self, detect_every: int = 1, subpixel: bool = False) -> None:
         self.detect_every = max(1, detect_every)
+        self.subpixel = subpixel
         self.tracks: list[Track] = []
         self.frame = 0
 
@@ -108,11 +140,11 @@ class FaceTracker:
         for track in self.tracks:
             track.predict()
         if faces is not None:
-            detected = [Region.around(f) for f in faces]
+            detected = [measure(f, self.subpixel) for f in faces]
             unmatched = list(range(len(detected)))
             for track in self.tracks:
                 centre, side = track.region.centre, track.region.width
-                near = [(float(np.linalg.norm(detected[k].centre - centre)) / side, k) for k in unmatched]
+                near = [(float(np.linalg.norm(detected[k][0].centre - centre)) / side, k) for k in unmatched]
                 distance, k = min(near, default=(np.inf, -1))
                 if distance < SAME_FACE:
                     unmatched.remove(k)
@@ -120,7 +152,7 @@ class FaceTracker:
                 else:
                     track.missed += 1
             self.tracks = [t for t in self.tracks if t.missed <= MAX_MISSED]
-            self.tracks += [Track(detected[k]) for k in unmatched]
+            self.tracks += [Track(detected[k], self.subpixel) for k in unmatched]
         return [t.region for t in self.tracks]
 
 
@@ -134,9 +166,10 @@ class FaceFinder:
         self.mode, self.settings, self.detect_every = mode, settings or INFERENCE, detect_every
         self.tracker: FaceTracker | None = None
 
-    def follow_video(self) -> None:
-        """From now on the inputs are consecutive frames of one video."""
-        self.tracker = FaceTracker(self.detect_every)
+    def follow_video(self, subpixel: bool = False) -> None:
+        """From now on the inputs are consecutive frames of one video (a fresh start: no face
+        followed yet); ``subpixel``: the crops are unrounded (``Region.pose``)."""
+        self.tracker = FaceTracker(self.detect_every, subpixel)
 
     def stop_following(self) -> None:
         """The inputs are separate photos again."""

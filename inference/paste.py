@@ -3,7 +3,9 @@
 Each region's ``(S,S)`` generated face and mask are resized to the region's size and pasted
 into the original pixels, so everything outside the mask is byte-identical to the input,
 whatever its size or aspect ratio. Inside the mask the seam may be feathered (blended with
-the input over a margin inside the mask's edge, never reaching outside it).
+the input over a margin inside the mask's edge, never reaching outside it). A region cut at
+sub-pixel precision (``Region.pose``, on a video held steady) is warped back by the inverse
+of its cut, its feather drawn in the crop, so the seam moves with the face.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from faces.crop import Region
+from faces.crop import Pose, Region
 
 
 @dataclass
@@ -58,6 +60,8 @@ def paste(result: Reconstruction, region: Region, generated: torch.Tensor, mask:
         feather: model pixels inside the mask's edge over which the face is blended with the
             input (0: a hard edge). Outside the mask every pixel stays the input's.
     """
+    if region.pose is not None:
+        return _paste_warped(result, region.pose, generated, mask, given_mask, feather)
     shown = region.visible(result.image.shape)
     if shown is None:
         return
@@ -77,3 +81,39 @@ def paste(result: Reconstruction, region: Region, generated: torch.Tensor, mask:
         blended = face
     target[m] = blended[m]
     result.mask[top:bottom, left:right] |= m
+
+
+def _paste_warped(result: Reconstruction, pose: Pose, generated: torch.Tensor, mask: torch.Tensor,
+                  given_mask: np.ndarray | None, feather: float) -> None:
+    """``paste`` for a sub-pixel crop: the face, the mask and the feather's weights are warped
+    from the crop back into the input (bilinear; the mask then taken above one half)."""
+    height, width = result.image.shape[:2]
+    x0, y0, x1, y1 = pose.bounds()
+    left, top, right, bottom = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if left >= right or top >= bottom:
+        return
+    size = generated.shape[-1]
+    m = pose.matrix(size)
+    m[:, 2] += m[:, :2] @ [left, top]  # pixels of the pasted box -> pixels of the crop
+
+    def back(a: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(a, m, (right - left, bottom - top),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
+
+    face = (back(generated.permute(1, 2, 0).float().cpu().numpy()).clip(0, 1) * 255).round()
+    small = (mask[0] > 0.5).cpu().numpy().astype(np.uint8)
+    if given_mask is not None:
+        m_full = given_mask[top:bottom, left:right]
+    else:
+        m_full = back(small.astype(np.float32)) > 0.5
+    target = result.image[top:bottom, left:right]
+    if feather < 1 or not m_full.any():
+        alpha = np.ones(m_full.shape + (1,), np.float32)
+    elif given_mask is not None:
+        distance = cv2.distanceTransform(m_full.astype(np.uint8), cv2.DIST_L2, 3)
+        alpha = np.clip(distance / (feather * pose.side / size), 0, 1)[..., None]
+    else:
+        alpha = back(np.clip(cv2.distanceTransform(small, cv2.DIST_L2, 3) / feather, 0, 1))[..., None]
+    blended = (target * (1 - alpha) + face * alpha + 0.5).astype(np.uint8)
+    target[m_full] = blended[m_full]
+    result.mask[top:bottom, left:right] |= m_full

@@ -20,19 +20,19 @@ from torch import nn
 from configs import Config
 from core.audio import AudioSettings
 from core.device import autocast, autocast_dtype
-from core.images import resize_image, resize_mask
+from core.images import resize_image
 from faces.crop import Region
 from faces.track import FaceFinder
 from inference.morphology import clean_mask
 from inference.paste import Reconstruction, paste
 from inference.settings import ReconstructorSettings
+from inference.temporal import VideoState, View
 from inference.timing import StageTimer
 from modelfiles.onnx import OnnxNetwork
 from models.fusion import fuse_for_inference
 
 # A face mask covers less than this share of a face crop, and more than the lower bound.
 PLAUSIBLE_MASK = (0.02, 0.6)
-View = tuple[int, Region]  # (index of the image in the batch, one region of it)
 
 
 class MaskReconstructor:
@@ -66,6 +66,7 @@ class MaskReconstructor:
         self.segm_size = settings.segm_size or settings.img_size
         self.timer = timer or StageTimer(self.device)
         self.faces = faces or FaceFinder("none")
+        self.video: VideoState | None = None  # a video's frames, held steady (settings.temporal)
 
     def _ready(self, model: nn.Module | OnnxNetwork) -> nn.Module | OnnxNetwork:
         """A torch network frozen on the device (fused, or in eval mode); an ONNX network runs as
@@ -86,6 +87,18 @@ class MaskReconstructor:
         settings = ReconstructorSettings.from_config(cfg, img_size, segm_size, device)
         return cls(segmenter, generator, settings, audio_encoder=audio_encoder, timer=timer,
                    faces=FaceFinder(cfg.faces, detect_every=cfg.detect_every))
+
+    def follow_video(self) -> None:
+        """From now on the inputs are consecutive frames of one video: faces are followed and,
+        with ``settings.temporal``, each frame is held steady with the ones before."""
+        temporal = self.settings.temporal
+        self.faces.follow_video(subpixel=temporal is not None)
+        self.video = None if temporal is None else VideoState(temporal)
+
+    def stop_following(self) -> None:
+        """The inputs are separate photos again."""
+        self.faces.stop_following()
+        self.video = None
 
     @property
     def needs_audio(self) -> bool:
@@ -145,7 +158,7 @@ class MaskReconstructor:
 
     def given_view_masks(self, masks: Sequence[np.ndarray], views: Sequence[View]) -> torch.Tensor:
         """``(H,W)`` bool masks at the inputs' resolution -> each view's ``(B,1,S,S)`` {0,1} mask."""
-        cuts = [resize_mask(region.pixels(masks[i]), self.img_size) for i, region in views]
+        cuts = [region.cut_mask(masks[i], self.img_size) for i, region in views]
         return self._to_device(torch.from_numpy(np.stack(cuts)[:, None]).float())
 
     def generate(self, x: torch.Tensor, mask: torch.Tensor,
@@ -172,14 +185,20 @@ class MaskReconstructor:
         finds). ``audio``: ``(B, audio_dim)``, one embedding per image. ``feather``: model
         pixels blended inside the mask's edge, whatever the masks' source (None: the settings';
         0: a hard edge, e.g. the true mask, which has no margin of real skin to blend with).
+        Following a video with temporal settings (``follow_video``), frames whose faces and
+        masks the pipeline finds itself are held steady with the frames before.
         """
         if not images:
             return []
         self._check_audio(audio)
         found: Sequence[int | None] = [None] * len(images)
+        video = self.video if regions is None and masks is None else None
         if regions is None:
             with self.timer("faces"):
-                regions, found = zip(*(self.faces.regions(image) for image in images))
+                if video is not None:
+                    regions, found = video.regions(self.faces, images)
+                else:
+                    regions, found = zip(*(self.faces.regions(image) for image in images))
         results = [Reconstruction(image.copy(), np.zeros(image.shape[:2], bool), list(rs), n)
                    for image, rs, n in zip(images, regions, found)]
         views = [(i, region) for i, rs in enumerate(regions) for region in rs]
@@ -189,11 +208,14 @@ class MaskReconstructor:
             x = self.prepare_views(images, views)
         if masks is None:
             with self.timer("segmentation"):
-                small = self.view_masks(self.view_probabilities(images, views, x), [r for _, r in views])
+                prob = self.view_probabilities(images, views, x)
+                if video is not None:
+                    prob = video.probabilities(views, prob)
+                small = self.view_masks(prob, [r for _, r in views])
         else:
             with self.timer("prepare"):
                 small = self.given_view_masks(masks, views)
-        self.paint(results, views, x, small, audio, masks, feather)
+        self.paint(results, views, x, small, audio, masks, feather, video)
         return results
 
     def _check_audio(self, audio: torch.Tensor | None) -> None:
@@ -203,17 +225,21 @@ class MaskReconstructor:
     @torch.inference_mode()
     def paint(self, results: list[Reconstruction], views: Sequence[View], x: torch.Tensor,
               small: torch.Tensor, audio: torch.Tensor | None = None,
-              masks: Sequence[np.ndarray] | None = None, feather: float | None = None) -> None:
+              masks: Sequence[np.ndarray] | None = None, feather: float | None = None,
+              video: VideoState | None = None) -> None:
         """Generate each view's face and paste it into ``results`` (in place; one per image).
 
         ``x``: the views' cuts ``(B,3,S,S)``; ``small``: their masks ``(B,1,S,S)`` {0,1}, what the
         generator paints; ``masks``: per image, the ``(H,W)`` bool mask pasted through (None:
-        ``small`` resized up); ``feather`` as in ``__call__``.
+        ``small`` resized up); ``feather`` as in ``__call__``; ``video``: blends each followed
+        face's new paint with what the frames before painted.
         """
         self._check_audio(audio)
         feather = self.settings.feather_for() if feather is None else feather
         with self.timer("generator"):
             generated = self.generate(x, small, None if audio is None else audio[[i for i, _ in views]])
+            if video is not None:
+                generated = video.paint(views, generated, small)
         with self.timer("paste"):
             fractions = small.flatten(1).mean(1).tolist()
             for (i, region), face, mask, fraction in zip(views, generated, small, fractions):

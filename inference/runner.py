@@ -127,7 +127,7 @@ class Run:
         if isinstance(self.source, VideoSource):
             path = self.options.out_dir / f"{self.source.path.stem}_reconstructed.mp4"
             self.video = VideoWriter.like(path, self.source.info)
-            self.rec.faces.follow_video()
+            self.rec.follow_video()
             self.outputs["video"] = str(path)
 
     def go_through(self) -> None:
@@ -160,7 +160,7 @@ class Run:
                 self.metrics_csv.abort()
             raise
         finally:
-            self.rec.faces.stop_following()
+            self.rec.stop_following()
         if self.metrics_csv is not None:
             self.metrics_csv.close()
             self.outputs["metrics"] = str(self.metrics_csv.path)

@@ -11,6 +11,38 @@ from configs import Config
 
 
 @dataclass(frozen=True)
+class TemporalSettings:
+    """How a video's frames are held steady (``inference.temporal``); each part can be left out.
+
+    Attributes:
+        mask_decay: weight in [0,1) of a face's running mean of the segmenter's probabilities
+            (in its crop's coordinates) against this frame's (0: this frame's alone).
+        paint_weight: weight in [0,1) of the previous frame's painted pixels (in the crop's
+            coordinates, where both frames' masks are) against the generator's new ones (0: new only).
+        cut: mean absolute change, in gray levels (0-255), between consecutive frames shrunk to
+            64 px wide above which the shot is taken to have changed: every face is found anew
+            and nothing is carried over.
+    The crop itself always moves at sub-pixel precision (``faces.crop.Pose``).
+    """
+
+    mask_decay: float = 0.5
+    paint_weight: float = 0.5
+    cut: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("mask_decay", "paint_weight"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"temporal_{name} must be in [0, 1), got {getattr(self, name)}")
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> TemporalSettings | None:
+        """None with ``temporal=off`` (each frame on its own)."""
+        if cfg.temporal == "off":
+            return None
+        return cls(cfg.temporal_mask_decay, cfg.temporal_paint_weight, cfg.temporal_cut)
+
+
+@dataclass(frozen=True)
 class ReconstructorSettings:
     """The settings of one ``MaskReconstructor``.
 
@@ -31,6 +63,7 @@ class ReconstructorSettings:
             oneDNN and cuDNN convolve fastest).
         fuse: run frozen copies with BatchNorm folded into the convolutions (and Conv+ReLU
             fused on the CPU), ``models.fusion``: the same outputs up to float rounding.
+        temporal: how video frames are held steady (None: each frame reconstructed on its own).
     """
 
     img_size: int
@@ -46,6 +79,7 @@ class ReconstructorSettings:
     cpu_amp: bool = False
     channels_last: bool = True
     fuse: bool = True
+    temporal: TemporalSettings | None = None
 
     @classmethod
     def from_config(cls, cfg: Config, img_size: int | None = None, segm_size: int | None = None,
@@ -55,7 +89,8 @@ class ReconstructorSettings:
         return cls(img_size=img_size or cfg.img_size, segm_size=segm_size, device=device or cfg.device,
                    threshold=cfg.threshold, erode_kernel=cfg.erode_kernel, erode_iters=cfg.erode_iters,
                    dilate_kernel=cfg.dilate_kernel, dilate_iters=cfg.dilate_iters, amp=cfg.amp,
-                   cpu_amp=cfg.cpu_amp, channels_last=cfg.channels_last)
+                   cpu_amp=cfg.cpu_amp, channels_last=cfg.channels_last,
+                   temporal=TemporalSettings.from_config(cfg))
 
     def morphology(self, threshold: float | None = None, dilate_kernel: int | None = None) -> dict[str, Any]:
         """``clean_mask``'s keyword arguments, with ``threshold`` / ``dilate_kernel`` replaced
