@@ -6,8 +6,8 @@
 
 For example, with 256 px models kept outside the repository::
 
-    python3 benchmarks/video_stability.py --segm-weights /tmp/exp/models/segm_256.pth \\
-        --recon-weights /tmp/exp/models/facemask_256_block0.pth
+    python3 benchmarks/video_stability.py --segm-weights SEGM.pth \\
+        --recon-weights RECON.pth
 
 1. Clips with known motion (``benchmarks/moving_clips.py``): still frames of
    ``dataset1_train`` (a person at a desk; masked, clean and true mask warped alike) placed
