@@ -18,6 +18,7 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_THRESHOLD = 127  # mask pixels are > 127: JPEG noise around 0 stays background
 MAX_GREY_FRACTION = 0.10  # JPEG edges of a real mask stay well under this
 OPENCV_LOG_FATAL = 1  # OpenCV's log level "fatal only" (errors are 2, warnings 3)
+MIN_SIDE = 16  # an image narrower than this holds no face a model could paint (the smallest img_size)
 
 
 class ImageReadError(ValueError):
@@ -67,6 +68,13 @@ def _decode(path: Path, flags: int) -> np.ndarray:
     if image is None:
         raise ImageReadError(f"{path}: not a readable image (unknown format or damaged data)")
     return image
+
+
+def check_photo_size(name: str | Path, image: np.ndarray) -> None:
+    """Refuse, in one line, an image too small on either side to hold a face (``MIN_SIDE``)."""
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageReadError(f"{name}: {w}x{h} is too small (a photo needs at least {MIN_SIDE} px a side)")
 
 
 def load_image(path: str | Path) -> np.ndarray:

@@ -39,6 +39,7 @@ from faces.landmarks import Box, cnn_detector, hog_detector, landmarks
 BOX_GEOMETRY = {"hog": (0.0, 0.0, 1.0), "haar": (0.008, -0.062, 1.143), "cnn": (-0.021, -0.074, 0.984)}
 PREFERENCE = ("hog", "haar", "cnn")  # when boxes of one face overlap, keep the first kind
 MERGE_IOU = 0.3
+SMALLEST_IMAGE = 16  # dlib's CNN fails below this side (its filters do not fit), and no face is that small
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def merge(candidates: list[tuple[str, np.ndarray, float]]) -> list[tuple[str, np
 
 def detect(image: np.ndarray, settings: DetectorSettings) -> list[Detection]:
     """Faces in an ``(H,W,3)`` uint8 RGB image, widest first, boxes in its pixels."""
+    if min(image.shape[:2]) < SMALLEST_IMAGE:
+        return []
     found = _candidates(np.ascontiguousarray(image), settings)
     if found and settings.min_score_ratio > 0:
         best = max(score for _, _, score in found)

@@ -17,7 +17,14 @@ import cv2
 import numpy as np
 
 from configs import Config
-from core.images import ImageReadError, check_same_frame, is_image_file, load_image, load_mask
+from core.images import (
+    ImageReadError,
+    check_photo_size,
+    check_same_frame,
+    is_image_file,
+    load_image,
+    load_mask,
+)
 from core.media import VideoError, VideoInfo, VideoReader, is_video_file
 from datasets.layout import (
     BINARY_SUFFIX,
@@ -131,6 +138,7 @@ def _fit(array: np.ndarray, shape: tuple[int, int], nearest: bool) -> np.ndarray
 def read_entry(entry: _Entry) -> Item:
     """Decode one entry; ``ImageReadError`` (one line) if any of its files is unusable."""
     image = load_image(entry.image)
+    check_photo_size(entry.image, image)
     truth = truth_mask = None
     if entry.truth is not None:
         truth = load_image(entry.truth)

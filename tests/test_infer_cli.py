@@ -142,6 +142,21 @@ def test_photo_folder_without_truth_skips_bad_files(assets, tmp_path, capsys):
     assert np.array_equal(load_image(out2 / "results2_c.png"), clean)
 
 
+def test_images_too_small_for_a_face_are_skipped_and_the_rest_written(assets, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", put_mask(face(60, 44), mask_region(60, 44)))
+    for name, (h, w) in {"dot": (1, 1), "tiny": (8, 8), "strip": (6, 3000)}.items():
+        write_image(photos / f"{name}.png", np.full((h, w, 3), 128, np.uint8))
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(infer_jpgs, ["--input", str(photos), *common(assets, out), "--ext", "png"],
+                                capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["results2_a.png"]
+    assert "skipped 3" in stdout
+    for line in ("1x1 is too small", "8x8 is too small", "3000x6 is too small"):
+        assert line in stdout, stdout
+
+
 def test_single_non_square_image_full_resolution(assets, tmp_path, capsys):
     """Processed at 32x32, written at 97x150; outside the predicted mask every byte is the input's."""
     h, w = 97, 150
