@@ -35,11 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     from modelfiles.checkpoint import CheckpointError
     from models import PerceptualUnavailable
     from trainers import TRAINERS, TrainingStopped
+    from trainers.run_folder import resumed_config
 
     with cli.one_line_errors(ConfigError, DatasetError, CheckpointError, PerceptualUnavailable,
                              TrainingStopped, ValueError, FileNotFoundError):
         task = args.name if args.name in TRAINERS else None
-        cfg = load_config(args.config or args.name, args.overrides)
+        # A resumed run goes on with the config it was trained with (unless a YAML is named).
+        cfg = resumed_config(args.resume, args.overrides) if args.resume and not args.config else None
+        cfg = cfg or load_config(args.config or args.name, args.overrides)
         if task is not None and args.config is None and cfg.task != task:
             raise ConfigError(f"config '{args.name}' is for task '{cfg.task}'")
         task = task or cfg.task

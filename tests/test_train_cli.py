@@ -119,3 +119,31 @@ def test_facemask_on_real_fixture_writes_five_column_samples(celeba30, tmp_path)
 def test_help(script, tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "--resume" in result.stdout
+
+
+def test_resume_alone_continues_the_run_with_its_own_config(tmp_path):
+    """``--resume CKPT`` with nothing else goes on with the config the run was trained with
+    (its size, epochs, data and folder, not the YAML's defaults); a finished run trains nothing."""
+    root = face_triplets(tmp_path / "faces", 4, size=32)
+    work = tmp_path / "elsewhere"  # not where the run was started: the default root_dir is not there
+    work.mkdir()
+    args = ["segm", f"root_dir={root}", "train_anns=none", "val_anns=none", "img_size=32", "batch_size=2",
+            "num_epochs=2", "keep_last=0", "save_per_iter=2", *TINY, f"checkpoint_path={tmp_path / 'w'}",
+            f"sample_folder={tmp_path / 's'}", "run_name=run"]
+    done = run_train(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "w" / "run"
+    first, last = run / "model_segm_0_2.pth", run / "model_segm_1_4.pth"
+    assert first.is_file() and last.is_file()
+    last.unlink()
+
+    done = run_train("segm", "--resume", str(first), cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert last.is_file(), sorted(p.name for p in run.iterdir())
+    config = load_checkpoint(last)["config"]
+    assert (config["img_size"], config["num_epochs"], config["root_dir"]) == (32, 2, str(root))
+
+    before = {p.name: p.stat().st_mtime_ns for p in run.glob("*.pth")}
+    done = run_train("segm", "--resume", str(last), cwd=work)
+    assert done.returncode == 0, done.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in run.glob("*.pth")} == before

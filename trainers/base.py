@@ -194,7 +194,8 @@ class Trainer(TrainingData, Checkpointing):
                 for batch in self.epoch_batches():
                     if any_rank(self.stop.requested, self.dist, self.device):
                         path = self.save("_interrupted")
-                        self.info(f"saved {path}; continue with --resume {path}")
+                        self.info(f"saved {path}; continue with: python3 train.py {self.stage.name} "
+                                  f"--resume {path}")
                         return path
                     self.batch_in_epoch += 1
                     if batch is not None:

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from configs import Config
+from configs.loader import parse_overrides
+from configs.schema import KEYS
 from core.files import is_temp_sibling
 from modelfiles.checkpoint import Checkpoint, CheckpointError, list_checkpoints
 from stages import Stage
@@ -83,3 +85,17 @@ def read_start(path: str | Path, stage: Stage, what: str) -> Checkpoint:
         raise CheckpointError(f"{what} {path} is a '{checkpoint.kind}' checkpoint; it cannot start "
                               f"'{stage.name}' training")
     return checkpoint
+
+
+def resumed_config(path: str | Path, overrides: list[str]) -> Config | None:
+    """The config ``path``'s run was trained with, the command line's ``key=value`` on top, so
+    that ``--resume`` continues that run (its size, epochs, data, run folder) rather than the
+    YAML file's defaults; None for a checkpoint that records no config (the published ones).
+
+    Keys this version does not know are left out (a checkpoint may outlive a setting).
+    """
+    recorded = Checkpoint.read(path).config
+    if not recorded:
+        return None
+    kept = {k: v for k, v in recorded.items() if k in KEYS or k == "cuda"}
+    return Config.from_dict({**kept, **parse_overrides(overrides)}, f"the config recorded in {path}")
