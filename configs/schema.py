@@ -119,6 +119,8 @@ KEYS: dict[str, Key] = {
     "win_ms": Key("float", 25.0, "spectrogram analysis (Hann) window in milliseconds"),
     "audio_dim": Key("int", 128, "audio embedding size"),
     # --- inference ---------------------------------------------------------------------
+    "max_pixels": Key("int", 100_000_000, "an input image whose header says more pixels than this is "
+                      "skipped before it is decoded (100 megapixels: 300 MB decoded)"),
     "segm_weights": Key("str?", None, "segmenter checkpoint, or an exported folder / .safetensors file "
                         "(export.py) (none: newest in checkpoint_path)"),
     "recon_weights": Key("str?", None, "generator checkpoint, or an exported folder / .safetensors "

@@ -6,6 +6,8 @@ so callers can skip the file and go on.
 
 from __future__ import annotations
 
+import io
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +20,7 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_THRESHOLD = 127  # mask pixels are > 127: JPEG noise around 0 stays background
 MAX_GREY_FRACTION = 0.10  # JPEG edges of a real mask stay well under this
 OPENCV_LOG_FATAL = 1  # OpenCV's log level "fatal only" (errors are 2, warnings 3)
+MAX_PIXELS = 100_000_000  # default refusal for a decoded image (100 megapixels: 300 MB as RGB)
 MIN_SIDE = 16  # an image narrower than this holds no face a model could paint (the smallest img_size)
 
 
@@ -57,9 +60,36 @@ def _quiet_opencv() -> None:
     cv2.setLogLevel(OPENCV_LOG_FATAL)
 
 
-def _decode(path: Path, flags: int) -> np.ndarray:
+def header_size(data: np.ndarray) -> tuple[int, int] | None:
+    """``(width, height)`` from an encoded image's header, without decoding its pixels (Pillow
+    reads headers lazily); None when Pillow does not know the format."""
+    from PIL import Image
+
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # Pillow's own bomb check raises
+    try:                                                          # before it tells the size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data.tobytes())) as image:
+                return image.size
+    except Exception:  # noqa: BLE001 - an unreadable header is for the decoder to report
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _check_pixels(path: Path, data: np.ndarray, max_pixels: int) -> None:
+    # A small file can decode to gigabytes (a PNG of one colour compresses ~1000:1): refuse it
+    # from its header, before the decoder allocates anything.
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageReadError(f"{path}: {size[0]}x{size[1]} is {size[0] * size[1] / 1e6:.0f} megapixels, more "
+                             f"than max_pixels={max_pixels} (raise max_pixels to read it)")
+
+
+def _decode(path: Path, flags: int, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     _quiet_opencv()
     data = _read_bytes(path)
+    _check_pixels(path, data, max_pixels)
     _check_jpeg_complete(path, data)
     try:
         image = cv2.imdecode(data, flags)
@@ -77,14 +107,15 @@ def check_photo_size(name: str | Path, image: np.ndarray) -> None:
         raise ImageReadError(f"{name}: {w}x{h} is too small (a photo needs at least {MIN_SIDE} px a side)")
 
 
-def load_image(path: str | Path) -> np.ndarray:
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Any image file -> ``(H,W,3)`` uint8 RGB.
 
     Grayscale, palette, RGBA (alpha dropped), CMYK and 16-bit files all come out as 8-bit
-    RGB; EXIF orientation is applied.
+    RGB; EXIF orientation is applied. A file whose header says more than ``max_pixels`` is
+    refused before it is decoded.
     """
     path = Path(path)
-    image = _decode(path, cv2.IMREAD_COLOR)  # converts depth/channels, applies EXIF rotation
+    image = _decode(path, cv2.IMREAD_COLOR, max_pixels)  # converts depth/channels, applies EXIF rotation
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from configs import Config
 from core.images import (
+    MAX_PIXELS,
     ImageReadError,
     check_photo_size,
     check_same_frame,
@@ -88,9 +89,10 @@ class FileSource(Source):
     """A dataset root, a photo folder or one image: a list of files read one by one."""
 
     def __init__(self, path: Path, kind: str, entries: list[_Entry],
-                 skipped: list[Skipped] | None = None) -> None:
+                 skipped: list[Skipped] | None = None, max_pixels: int = MAX_PIXELS) -> None:
         super().__init__(path)
         self.kind = kind
+        self.max_pixels = max_pixels
         self.entries = entries
         self.skipped = skipped or []
         self.count = len(entries) + len(self.skipped)
@@ -99,7 +101,7 @@ class FileSource(Source):
         yield from self.skipped
         for entry in self.entries:
             try:
-                yield read_entry(entry)
+                yield read_entry(entry, self.max_pixels)
             except ImageReadError as err:
                 yield Skipped(entry.name, str(err))
 
@@ -135,9 +137,9 @@ def _fit(array: np.ndarray, shape: tuple[int, int], nearest: bool) -> np.ndarray
     return out.astype(bool) if nearest else out
 
 
-def read_entry(entry: _Entry) -> Item:
+def read_entry(entry: _Entry, max_pixels: int = MAX_PIXELS) -> Item:
     """Decode one entry; ``ImageReadError`` (one line) if any of its files is unusable."""
-    image = load_image(entry.image)
+    image = load_image(entry.image, max_pixels)
     check_photo_size(entry.image, image)
     truth = truth_mask = None
     if entry.truth is not None:
@@ -196,19 +198,19 @@ def open_input(path: str | Path, cfg: Config) -> Source:
             entries = _dataset_entries(path, cfg)
             if not entries:
                 raise InputError(f"dataset {path} has no images in {cfg.masked_dir}/")
-            return FileSource(path, "dataset", entries)
+            return FileSource(path, "dataset", entries, max_pixels=cfg.max_pixels)
         entries, skipped = _folder_entries(path)
         if not entries:
             extra = f" ({len(skipped)} other file(s) skipped)" if skipped else ""
             raise InputError(f"no images in {path}{extra}")
-        return FileSource(path, "folder", entries, skipped)
+        return FileSource(path, "folder", entries, skipped, cfg.max_pixels)
     if is_video_file(path):
         try:
             return VideoSource(path)
         except VideoError as err:
             raise InputError(str(err)) from None
     try:  # a single image that cannot be read is the whole input: fail, do not skip
-        load_image(path)
+        load_image(path, cfg.max_pixels)
     except ImageReadError as err:
         raise InputError(str(err)) from None
-    return FileSource(path, "image", [_Entry(path.stem, path)])
+    return FileSource(path, "image", [_Entry(path.stem, path)], max_pixels=cfg.max_pixels)

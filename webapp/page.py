@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from configs import Config
-from core.images import IMAGE_EXTS, ImageReadError, check_photo_size, is_image_file, load_image, write_image
+from core.images import IMAGE_EXTS, check_photo_size, is_image_file, load_image, write_image
 from core.media import VIDEO_EXTS, is_video_file
 from inference.errors import USER_ERRORS
 from inference.inputs import InputError
@@ -111,11 +111,8 @@ class App:
         return self.open_photo(path, threshold, dilation)
 
     def open_photo(self, path: Path, threshold: float, dilation: int) -> Opened:
-        image = load_image(path)
+        image = load_image(path, MAX_PIXELS)
         check_photo_size(path.name, image)
-        if image.shape[0] * image.shape[1] > MAX_PIXELS:
-            raise ImageReadError(f"{path.name}: {image.shape[1]}x{image.shape[0]} is more than "
-                                 f"{MAX_PIXELS // 1_000_000} megapixels")
         state = PhotoState(PhotoSession(self.rec, image), name=path.stem)
         mask = self.current_mask(state, threshold, dilation)
         found = state.session.faces_found
