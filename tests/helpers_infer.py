@@ -130,3 +130,17 @@ class EchoGenerator(nn.Module):
 
     def forward(self, masked: torch.Tensor, mask: torch.Tensor, audio=None) -> torch.Tensor:
         return self.images[: masked.shape[0]]
+
+
+def png_bomb(path: Path, width: int, height: int) -> Path:
+    """A few hundred bytes whose PNG header promises ``width x height`` RGB pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = zlib.compress(b"\x00" * (3 * width + 1) * 4)  # the first rows only: never decoded
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return path

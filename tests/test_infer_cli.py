@@ -30,6 +30,7 @@ from helpers_infer import (
     make_video,
     mask_region,
     one_torch_thread,  # noqa: F401 (autouse fixture)
+    png_bomb,
     put_mask,
     tiny_config,
 )
@@ -155,20 +156,6 @@ def test_images_too_small_for_a_face_are_skipped_and_the_rest_written(assets, tm
     assert "skipped 3" in stdout
     for line in ("1x1 is too small", "8x8 is too small", "3000x6 is too small"):
         assert line in stdout, stdout
-
-
-def png_bomb(path: Path, width: int, height: int) -> Path:
-    """A few hundred bytes whose PNG header promises ``width x height`` RGB pixels."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    rows = zlib.compress(b"\x00" * (3 * width + 1) * 4)  # the first rows only: never decoded
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
-    return path
 
 
 def test_an_image_bomb_is_refused_from_its_header(assets, tmp_path, capsys):

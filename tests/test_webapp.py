@@ -32,7 +32,7 @@ from core.images import load_image, load_mask, write_image
 from core.media import probe
 from demos.scenes import masked_astronaut
 from faces.track import FaceFinder
-from helpers_infer import ONE_THREAD_ENV, make_video, one_torch_thread  # noqa: F401 (autouse fixture)
+from helpers_infer import ONE_THREAD_ENV, make_video, one_torch_thread, png_bomb  # noqa: F401 (autouse fixture)
 from inference.errors import USER_ERRORS
 from inference.pipeline import MaskReconstructor
 from inference.runner import Options, run
@@ -152,6 +152,14 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
         with pytest.raises(USER_ERRORS, match=re.escape(says)) as err:
             app.open(tmp_path / name, tmp_path / "session", 0.5, 3)
         assert "\n" not in str(err.value)
+    # A 60000 x 60000 PNG bomb (about 11 GB decoded) and an 8x8 image: refused, memory kept.
+    png_bomb(tmp_path / "bomb.png", 60000, 60000)
+    write_image(tmp_path / "tiny.png", np.full((8, 8, 3), 128, np.uint8))
+    before = rss_mb(os.getpid())
+    for name, says in (("bomb.png", "more than max_pixels=40000000"), ("tiny.png", "8x8 is too small")):
+        with pytest.raises(USER_ERRORS, match=re.escape(says)):
+            app.open(tmp_path / name, tmp_path / "session", 0.5, 3)
+    assert rss_mb(os.getpid()) - before < 100
     import webapp.page
 
     monkeypatch.setattr(webapp.page, "MAX_UPLOAD_MB", 0.001)
