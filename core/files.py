@@ -12,6 +12,7 @@ import io
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 
@@ -39,6 +40,9 @@ class PendingFile:
     def commit(self) -> Path:
         if self.durable:
             _fsync(self.tmp, os.O_RDONLY)
+        # Some writers (safetensors) create their file owner-only; every file we write gets the
+        # mode a plain open() would give it.
+        os.chmod(self.tmp, 0o666 & ~_umask())
         self.tmp.replace(self.path)
         if self.durable:
             _fsync(self.path.parent, os.O_RDONLY)  # make the rename itself durable
@@ -46,6 +50,13 @@ class PendingFile:
 
     def discard(self) -> None:
         self.tmp.unlink(missing_ok=True)
+
+
+@cache
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: Path, flags: int) -> None:

@@ -101,8 +101,9 @@ def evaluate(item: Item, result: Reconstruction, with_truth_mask: Reconstruction
     row["legacy_image_dice"] = float(published_image_dice(end_to_end, truth)[0])
     # The published "DICE Mask": generator output and ground truth, both zeroed outside
     # the predicted mask (inside it the composite is the generator output).
+    # With no mask found both images are all zeros and the formula gives 1.0: report nothing.
     row["legacy_image_dice_mask"] = float(
-        published_image_dice(end_to_end * predicted, truth * predicted)[0])
+        published_image_dice(end_to_end * predicted, truth * predicted)[0]) if predicted.any() else math.nan
     return row
 
 

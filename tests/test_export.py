@@ -83,6 +83,17 @@ def test_the_exported_generator_is_much_smaller_than_its_checkpoint(exported, ch
     assert ratio > 4, ratio
 
 
+def test_every_exported_file_has_a_plain_files_permissions(exported, tmp_path):
+    """safetensors writes its file owner-only; the export gives every file the mode a plain
+    ``open()`` gives (readable by others, as a shared model should be)."""
+    out, _ = exported
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert {"reconstruction.safetensors", "segmentation.safetensors"} <= set(modes)
+    assert set(modes.values()) == {plain.stat().st_mode & 0o777}, modes
+
+
 def test_the_torch_backend_reproduces_the_checkpoint_exactly(exported, checkpoints, images):
     out, _ = exported
     ours, theirs = reconstructor((out, out))(images), reconstructor(checkpoints)(images)

@@ -108,3 +108,25 @@ def test_legacy_image_dice_is_the_published_formula():
     assert float(published_image_dice(x, y)[0]) == pytest.approx(num / den)
     ones = torch.ones(1, 3, 64, 64)
     assert math.isclose(float(published_image_dice(ones, ones)[0]), (12288 + 1) / (2 * 12288 + 1))
+
+
+def test_no_mask_found_gives_no_legacy_mask_dice():
+    """With an empty predicted mask the published "DICE Mask" formula compares two black images
+    and says 1.0; the row says nothing instead (n/a in the summary)."""
+    from inference.evaluation import evaluate
+    from inference.inputs import Item
+    from inference.paste import Reconstruction
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 255, (32, 32, 3), np.uint8)
+    masked = truth.copy()
+    masked[10:20, 8:24] = 200
+    true_mask = np.zeros((32, 32), bool)
+    true_mask[10:20, 8:24] = True
+    empty = np.zeros((32, 32), bool)
+    item = Item("x", masked, truth, true_mask)
+    row = evaluate(item, Reconstruction(masked.copy(), empty), identity=False)
+    assert math.isnan(row["legacy_image_dice_mask"])
+    assert not math.isnan(row["legacy_image_dice"])
+    row = evaluate(item, Reconstruction(masked.copy(), true_mask), identity=False)
+    assert 0 < row["legacy_image_dice_mask"] < 1
