@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -52,6 +53,10 @@ def load_vgg19_imagenet(path: str | Path | None = None) -> dict[str, torch.Tenso
     if path is not None:
         return _local_vgg19(Path(path), weights.url)
     target = vgg19_weights_file()
+    host = urlparse(weights.url).hostname or ""
+    if not target.exists() and not _resolves(host):
+        # torchvision prints "Downloading: URL" before it finds out there is no network.
+        raise PerceptualUnavailable(f"{host} cannot be reached: no network", weights.url, target)
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # fail fast offline instead of hanging
     try:
@@ -61,6 +66,15 @@ def load_vgg19_imagenet(path: str | Path | None = None) -> dict[str, torch.Tenso
         raise PerceptualUnavailable(reason[:120], weights.url, target) from None
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def _resolves(host: str) -> bool:
+    """Whether ``host``'s name resolves (an offline machine answers at once)."""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
 
 
 def _local_vgg19(path: Path, url: str) -> dict[str, torch.Tensor]:

@@ -28,3 +28,22 @@ def test_a_local_vgg19_file_is_loaded_and_a_wrong_one_refused(tmp_path):
         with pytest.raises(PerceptualUnavailable, match=says) as err:
             PerceptualNet.pretrained(path)
         assert "\n" not in str(err.value)
+
+
+def test_offline_the_vgg19_refusal_names_no_download(monkeypatch, capsys, tmp_path):
+    """Without a network, the weights are refused in one line before anything says it is
+    downloading."""
+    import socket
+
+    from models.perceptual import load_vgg19_imagenet
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(*args, **kwargs):
+        raise socket.gaierror("Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    with pytest.raises(PerceptualUnavailable, match="no network"):
+        load_vgg19_imagenet()
+    captured = capsys.readouterr()
+    assert "Downloading" not in captured.out + captured.err
