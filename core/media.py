@@ -88,6 +88,9 @@ def probe(path: str | Path) -> VideoInfo:
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: empty file (0 bytes)")
     err = _run(["-i", str(path)]).stderr  # ffmpeg prints the stream list, then "no output" error
+    demuxer = re.search(r"Input #0, ([\w,]+), from", err)
+    if demuxer and (demuxer.group(1).endswith("_pipe") or demuxer.group(1) == "image2"):
+        raise VideoError(f"{path}: an image ({demuxer.group(1).removesuffix('_pipe')}), not a video")
     video = re.search(r"Stream #\S+.*?: Video: .*", err)
     if video is None:
         reason = "no video stream" if "Stream #" in err else "not a readable video"

@@ -228,3 +228,14 @@ def test_video_with_no_frames(tmp_path, capsys):
 
 def test_collate_of_an_all_broken_batch_is_none():
     assert collate_skip_broken([None, None]) is None
+
+
+@pytest.mark.parametrize("suffix, encode", [(".png", ".png"), (".jpg", ".jpg")])
+def test_an_image_named_like_a_video_is_called_an_image(tmp_path, suffix, encode):
+    from core.media import VideoError, probe
+
+    ok, data = cv2.imencode(encode, np.full((64, 64, 3), 90, np.uint8))
+    fake = tmp_path / f"photo{suffix}.mp4"
+    fake.write_bytes(data.tobytes())
+    with pytest.raises(VideoError, match=r"an image \((png|jpeg|mjpeg|image2)\), not a video"):
+        probe(fake)
