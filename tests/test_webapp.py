@@ -28,7 +28,7 @@ import pytest
 from webapp_models import train_tiny_models
 
 from configs import Config
-from core.images import load_image, load_mask, write_image
+from core.images import ImageReadError, load_image, load_mask, write_image
 from core.media import probe
 from demos.scenes import masked_astronaut
 from faces.track import FaceFinder
@@ -169,6 +169,14 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
         app.open(big, tmp_path / "session", 0.5, 3)
 
 
+def test_an_error_names_the_upload_not_where_the_page_keeps_it(tmp_path):
+    from webapp.page import failed
+
+    kept = tmp_path / "gradio" / "54d6" / "truncated.jpg"
+    line = failed(ImageReadError(f"{kept}: truncated JPEG (no end-of-image marker)"), kept)
+    assert line == "**error:** truncated.jpg: truncated JPEG (no end-of-image marker)"
+
+
 def test_a_video_comes_back_reconstructed_with_its_sound(app, tmp_path):
     clip = make_video(tmp_path / "clip.mp4", frames=6, size=(96, 96))
     folder = tmp_path / "session"
@@ -286,6 +294,7 @@ def test_the_page_reconstructs_an_upload_and_uses_the_brush(server, browser, pho
     notes.write_text("not a photo")
     said = upload(page, notes, "error")
     assert "not a photo or a video" in said
+    assert str(server["workspace"]) not in said and "/gradio/" not in said, said  # the name, not the path
     said = upload(page, photo["path"], photo["path"].name)  # the page keeps serving after an error
     assert "mask" in said and "error" not in said
 

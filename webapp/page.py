@@ -100,7 +100,7 @@ class App:
         """
         if not path.is_file():
             raise InputError(f"{path.name}: the upload did not arrive; try again")
-        if path.stat().st_size > MAX_UPLOAD_MB * 1_000_000:
+        if path.stat().st_size > MAX_UPLOAD_MB * 2**20:  # Gradio's "50mb" is 50 MiB
             raise InputError(f"{path.name}: larger than the {MAX_UPLOAD_MB} MB this page takes")
         if is_video_file(path):
             message, video = self.open_video(path, folder / "video")
@@ -186,8 +186,13 @@ class Widgets:
                 self.download_mask, self.video_out]
 
 
-def failed(err: Exception | str) -> str:
-    return f"**error:** {err}"
+def failed(err: Exception | str, upload: Path | None = None) -> str:
+    """The page's error line; an upload is named by its file name, not by where the page
+    keeps it (a temporary path means nothing to the person who dropped the file)."""
+    text = str(err)
+    if upload is not None:
+        text = text.replace(str(upload), upload.name)
+    return f"**error:** {text}"
 
 
 def lay_out(app: App, loaded: str) -> Widgets:
@@ -234,7 +239,7 @@ def wire_opening(app: App, w: Widgets) -> None:
         try:
             shown = app.open(Path(file), app.workspace.session(request.session_hash), t, int(d))
         except USER_ERRORS as err:
-            return (failed(err), None, None, None, None, None, None)
+            return (failed(err, Path(file)), None, None, None, None, None, None)
         return (shown.message, shown.picture, shown.state, None, None, None, shown.video)
 
     def on_upload(file, t, d, request: gr.Request, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
