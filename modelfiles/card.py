@@ -182,9 +182,9 @@ def summary(card: dict[str, Any], out: Path) -> list[str]:
     for entry in card[K.models].values():
         files = [entry] + ([entry[K.onnx]] if entry.get(K.onnx) else [])
         sizes = ", ".join(f"{f[K.file]} {f[K.size] / 1e6:.2f} MB" for f in files)
-        checkpoint = entry[K.source_checkpoint][K.size]
-        lines.append(f"{entry[K.title]}: {sizes} (the checkpoint: {checkpoint / 1e6:.1f} MB, "
-                     f"{checkpoint / entry[K.size]:.0f}x larger)")
+        source = entry[K.source_checkpoint]
+        lines.append(f"{entry[K.title]}: {sizes}, from {source[K.file]} ({source[K.size] / 1e6:.1f} MB, "
+                     f"{source[K.size] / entry[K.size]:.0f}x larger)")
     lines.append(f"wrote {out}/ (model card: {out / CARD_MD}); use it with "
                  f"'python3 infer.py --segm-weights {out} --recon-weights {out}'")
     return lines

@@ -151,6 +151,15 @@ def _training_data(checkpoint: Checkpoint) -> dict[str, Any]:
     return summary
 
 
+def _where(path: Path) -> str:
+    """A checkpoint as the card records it: its run folder and name (relative to the working
+    folder when inside it), since runs often share a checkpoint's file name."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
 def model_entry(loaded: LoadedModel, stage: Stage, weights: Path, half: bool = False) -> dict[str, Any]:
     """One model's part of the card, filled from its checkpoint and its run's logs."""
     K = CardKeys
@@ -166,7 +175,7 @@ def model_entry(loaded: LoadedModel, stage: Stage, weights: Path, half: bool = F
                      K.batch_size: config.get("batch_size"), K.lr: config.get("lr"),
                      K.data: _training_data(checkpoint)},
         K.validation: _validation(loaded.path, stage, loaded.iteration),
-        K.source_checkpoint: {K.file: loaded.path.name, K.size: loaded.path.stat().st_size},
+        K.source_checkpoint: {K.file: _where(loaded.path), K.size: loaded.path.stat().st_size},
         K.config: config,
     }
     if loaded.audio_encoder is not None:

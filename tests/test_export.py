@@ -148,6 +148,9 @@ def test_export_and_infer_from_the_command_line(checkpoints, tmp_path):
     done = run("export.py", "--segm-weights", checkpoints[0], "--recon-weights", checkpoints[1], "--out", out)
     assert done.returncode == 0, done.stderr
     assert "reconstruction: reconstruction.safetensors" in done.stdout and "x larger" in done.stdout
+    # which checkpoints, by their run folder (runs share file names), not their base name alone
+    for checkpoint in checkpoints:
+        assert f"from {checkpoint.resolve().as_posix()}" in done.stdout, done.stdout
     again = run("export.py", "--segm-weights", checkpoints[0], "--recon-weights", checkpoints[1],
                 "--out", out)
     assert again.returncode == 2 and "already holds an export" in again.stderr
