@@ -173,3 +173,19 @@ def test_keep_last_and_best(tmp_path):
     best = [n for n in names if n.endswith("_best.pth")]
     assert len(best) == 1
     assert load_checkpoint(trainer.run_dir / best[0])["best_value"] == trainer.best_value
+
+
+def test_inference_picks_the_newest_run_and_its_highest_iteration(tmp_path):
+    """The stated rule: the run folder that wrote last, and in it the highest iteration, not the
+    ``_best`` one (that is for choosing by hand); a stale ``_interrupted`` checkpoint of an older
+    run is not picked over a newer finished run, whatever its iteration."""
+    from stages import SEGMENTATION
+
+    old, new = tmp_path / "segm-old", tmp_path / "segm-new"
+    old.mkdir()
+    new.mkdir()
+    (old / "model_segm_9_900_interrupted.pth").write_bytes(b"x")
+    for name in ("model_segm_1_30_best.pth", "model_segm_4_50.pth"):
+        (new / name).write_bytes(b"x")
+    os.utime(old / "model_segm_9_900_interrupted.pth", (1_000_000, 1_000_000))
+    assert find_latest(tmp_path, SEGMENTATION) == new / "model_segm_4_50.pth"
