@@ -47,6 +47,9 @@ def build_parser(description: str, default_ext: str) -> argparse.ArgumentParser:
     parser.add_argument("--segm-weights", metavar="FILE", help="segmentation checkpoint")
     parser.add_argument("--recon-weights", metavar="FILE", help="reconstruction checkpoint")
     parser.add_argument("--batch-size", type=int, metavar="N", help="images per batch")
+    parser.add_argument("--masks", metavar="PATH", help="your own masks instead of the segmenter's: a "
+                        "folder with one per image (NAME.png or NAME_mask.png, white = paint) or one "
+                        "mask file for every image or frame")
     parser.add_argument("--save-masks", action="store_true",
                         help="also write masks/{name}_mask.png (255 = mask, input resolution)")
     parser.add_argument("--ext", choices=("jpg", "png"), default=default_ext,
@@ -63,11 +66,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides, **{k: v for k, v in flags.items() if v is not None})
 
 
-def options_from_config(cfg: Config, comparison: bool, ext: str) -> Options:
+def options_from_config(cfg: Config, comparison: bool, ext: str, masks: Path | None = None) -> Options:
     if not cfg.input:
         raise InputError("no input: pass --input PATH (a dataset root, a folder of photos, "
                          "an image or a video) or set 'input' in the config")
-    return Options(Path(cfg.input), Path(cfg.results_dir), comparison, ext, cfg.save_masks)
+    return Options(Path(cfg.input), Path(cfg.results_dir), comparison, ext, cfg.save_masks, masks)
 
 
 def main(argv: list[str] | None, script: Script) -> dict[str, Any]:
@@ -75,7 +78,8 @@ def main(argv: list[str] | None, script: Script) -> dict[str, Any]:
     # intermixed: key=value overrides may come before, between or after the options
     args = build_parser(script.description, script.default_ext).parse_intermixed_args(argv)
     cfg = config_from_args(args)
-    return run(cfg, options_from_config(cfg, script.comparison, args.ext))
+    masks = Path(args.masks) if args.masks else None
+    return run(cfg, options_from_config(cfg, script.comparison, args.ext, masks))
 
 
 def script_main(argv: list[str] | None, name: str) -> int:

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from configs import Config
+from core.images import ImageReadError
 from core.media import VideoError, VideoWriter
 from inference.audio import frame_features
 from inference.errors import NothingProcessed
@@ -27,6 +28,7 @@ from inference.outputs import ImageWriter, MetricsCsv, ensure_writable, write_su
 from inference.paste import Reconstruction
 from inference.pipeline import MaskReconstructor
 from inference.run_summary import Tally, report_lines, timing
+from inference.user_masks import UserMasks
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Options:
     comparison: bool  # infer.py: panels + metrics.csv + summary.json; infer_jpgs.py: images only
     ext: str  # "png" or "jpg", the format of the per-image files
     save_masks: bool
+    masks: Path | None = None  # the user's own masks (--masks): a folder of them, or one file
 
 
 def batches(items: Iterable[Item | Skipped], size: int) -> Iterator[list[Item] | Skipped]:
@@ -71,6 +74,7 @@ class Run:
         self.metrics_csv: MetricsCsv | None = None
         self.video: VideoWriter | None = None
         self.outputs: dict[str, str] = {}
+        self.user_masks = UserMasks(options.masks) if options.masks is not None else None
         self.audio_features = None
         if reconstructor.needs_audio:
             if reconstructor.audio_settings is None:
@@ -103,9 +107,30 @@ class Run:
                 out[i] = result
         return out
 
+    def given_masks(self, batch: list[Item]) -> tuple[list[Item], list | None]:
+        """The items that have a usable mask of the user's and those masks (None: the
+        segmenter finds them); the others are skipped with the reason."""
+        if self.user_masks is None:
+            return batch, None
+        kept, masks = [], []
+        for item in batch:
+            try:
+                masks.append(self.user_masks.mask_for(item.name, item.image))
+                kept.append(item)
+            except ImageReadError as err:
+                self.skip(Skipped(item.name, str(err)))
+        return kept, masks
+
+    def skip(self, entry: Skipped) -> None:
+        self.tally.skipped.append(entry)
+        tqdm.write(f"skipped {entry.name}: {entry.reason}", file=sys.stderr)
+
     def process(self, batch: list[Item]) -> None:
+        batch, masks = self.given_masks(batch)
+        if not batch:
+            return
         audio = self.audio_embeddings(batch)
-        results = self.rec([item.image for item in batch], audio=audio)
+        results = self.rec([item.image for item in batch], masks=masks, audio=audio)
         if self.options.comparison:
             with_truth = self.with_truth_masks(batch, audio, [r.regions for r in results])
             with self.timer("metrics"):
@@ -136,8 +161,7 @@ class Run:
         with tqdm(total=self.source.count, desc="reconstruct", unit=unit, dynamic_ncols=True) as bar:
             for entry in batches(self.timer.timed_iter(self.source, "read"), self.cfg.batch_size):
                 if isinstance(entry, Skipped):
-                    self.tally.skipped.append(entry)
-                    tqdm.write(f"skipped {entry.name}: {entry.reason}", file=sys.stderr)
+                    self.skip(entry)
                     bar.update(1)
                     continue
                 self.process(entry)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -322,3 +323,45 @@ def test_val_anns_limits_a_dataset_root_to_its_held_out_split(tmp_path):
     held_out = open_input(root, load_config("predict", [f"val_anns={root}/annotations/val.csv"]))
     assert everything.count == 4
     assert [item.name for item in held_out] == names[1:3]
+
+
+def test_your_own_masks_by_name_or_one_for_all(assets, tmp_path, capsys):
+    """--masks DIR: each image's mask by name, used as given (resized when only its scale
+    differs); a mask of another shape, a text file named .png and an all-black mask each refuse
+    their image in one line while the others are written, unchanged outside the mask.
+    --masks FILE: one mask for every image of a folder and every frame of a video."""
+    h, w = 60, 44
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    region = mask_region(h, w)
+    for name in ("a", "b", "c", "d", "e"):
+        write_image(photos / f"{name}.png", put_mask(face(h, w, shift=len(name)), region))
+    white = (region * 255).astype(np.uint8)
+    write_image(masks / "a.png", np.dstack([white] * 3))
+    write_image(masks / "b_mask.png", np.dstack([white[::2, ::2]] * 3))  # half the scale
+    write_image(masks / "c.png", np.zeros((h, 2 * w, 3), np.uint8) + 255)  # another shape
+    (masks / "d.png").write_text("not a mask")
+    write_image(masks / "e.png", np.zeros((h, w, 3), np.uint8))  # all black
+    out = tmp_path / "out"
+    argv = ["--input", str(photos), "--masks", str(masks), *common(assets, out), "--ext", "png",
+            "--save-masks"]
+    code, stdout, err = run_cli(infer_jpgs, argv, capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.glob("results2_*")) == ["results2_a.png", "results2_b.png"]
+    assert "skipped 3" in stdout and "does not match" in stdout and "all-black" in stdout
+    half = cv2.resize(white[::2, ::2], (w, h), interpolation=cv2.INTER_NEAREST) > 127
+    for name, expected in (("a", region), ("b", half)):
+        used = load_mask(out / "masks" / f"{name}_mask.png")
+        assert np.array_equal(used, expected), name  # the mask as given, not the segmenter's
+        result, given = load_image(out / f"results2_{name}.png"), load_image(photos / f"{name}.png")
+        assert np.array_equal(result[~used], given[~used])
+        assert np.abs(result[used].astype(int) - given[used].astype(int)).mean() > 5
+
+    one = masks / "a.png"
+    video = make_video(tmp_path / "clip.mp4", frames=4, size=(h, w), audio=False)
+    for source in (photos, video):
+        target = tmp_path / f"one_{source.stem}"
+        code, stdout, err = run_cli(infer_jpgs, ["--input", str(source), "--masks", str(one),
+                                                 *common(assets, target), "--ext", "png"], capsys)
+        assert code == 0, err
+    assert len(list((tmp_path / "one_photos").glob("results2_*"))) == 5
+    assert count_frames(tmp_path / "one_clip" / "clip_reconstructed.mp4") == 4
