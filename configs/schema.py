@@ -119,8 +119,6 @@ KEYS: dict[str, Key] = {
     "win_ms": Key("float", 25.0, "spectrogram analysis (Hann) window in milliseconds"),
     "audio_dim": Key("int", 128, "audio embedding size"),
     # --- inference ---------------------------------------------------------------------
-    "max_pixels": Key("int", 100_000_000, "an input image whose header says more pixels than this is "
-                      "skipped before it is decoded (100 megapixels: 300 MB decoded)"),
     "segm_weights": Key("str?", None, "segmenter checkpoint, or an exported folder / .safetensors file "
                         "(export.py) (none: newest in checkpoint_path)"),
     "recon_weights": Key("str?", None, "generator checkpoint, or an exported folder / .safetensors "
@@ -140,6 +138,8 @@ KEYS: dict[str, Key] = {
                  "(cut, reconstructed, pasted back), else the whole image; all: each face found, "
                  "nothing without one; largest: the largest face only; none: the whole image",
                  ("auto", "all", "largest", "none")),
+    "max_pixels": Key("int", 100_000_000, "an input image whose header says more pixels than this is "
+                      "skipped before it is decoded (100 megapixels: 300 MB decoded)"),
     "detect_every": Key("int", 3, "video: search for faces every N-th frame (in between, the faces "
                         "found are followed, smoothed over time)"),
     "temporal": Key("str", "off", "video: off: each frame reconstructed on its own; on: held steady "
