@@ -118,7 +118,13 @@ def test_perceptual_loss_uses_pretrained_weights_when_cached(monkeypatch, tmp_pa
     """With a cached state dict, ``pretrained`` loads it into the slices (no random VGG)."""
     from torchvision.models import VGG19_Weights, vgg19
 
+    from models.perceptual import vgg19_weights_file
+
     reference = vgg19(weights=None).state_dict()
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    cached = vgg19_weights_file()  # in the torch cache (its bytes are torchvision's to read)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"")
     monkeypatch.setattr(type(VGG19_Weights.IMAGENET1K_V1), "get_state_dict",
                         lambda self, **kw: reference)
     net = PerceptualNet.pretrained()
