@@ -9,7 +9,6 @@ an all-black one refuses its image in one line, and the others go on.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import cv2
@@ -29,6 +28,12 @@ class UserMasks:
         if not self.path.exists():
             raise InputError(f"--masks {self.path}: not found (a mask image, or a folder of them)")
         self.by_name: dict[str, Path] = {}
+        self._one_file, self._one = None, None
+        if self.path.is_file():  # one mask for every image or frame: read once
+            try:
+                self._one, self._one_file = load_mask(self.path), self.path
+            except ImageReadError as err:
+                raise InputError(f"--masks {err}") from None
         if self.path.is_dir():
             for file in sorted(p for p in self.path.iterdir() if is_image_file(p)):
                 for suffix in SUFFIXES:
@@ -51,7 +56,7 @@ class UserMasks:
     def mask_for(self, name: str, image: np.ndarray) -> np.ndarray:
         """``(H,W)`` bool at ``image``'s size, or ``ImageReadError`` saying why not."""
         file = self.file_for(name)
-        mask = _read(file)
+        mask = self._one if file == self._one_file else load_mask(file)
         check_same_frame(Path(name), image.shape, file, mask.shape)
         if mask.shape != image.shape[:2]:
             mask = cv2.resize(mask.astype(np.uint8), (image.shape[1], image.shape[0]),
@@ -59,9 +64,3 @@ class UserMasks:
         if not mask.any():
             raise ImageReadError(f"{file}: an all-black mask (white marks what to paint)")
         return mask
-
-
-@cache
-def _read(file: Path) -> np.ndarray:
-    # One file for every frame of a video is read once.
-    return load_mask(file)
