@@ -85,6 +85,7 @@ RECIPES = {
     "smooth fill": {**BEFORE, "fill": "smooth"},
     "smooth fill + residual": {**BEFORE, "fill": "smooth", "residual": True},
     "smooth fill + residual + lambda_G 10": {**BEFORE, "fill": "smooth", "residual": True, "lambda_G": 10.0},
+    "mean-face fill + residual": {**BEFORE, "fill": "prior", "residual": True},
 }
 DEFAULT_RECIPES = ("before", "smooth fill + residual + lambda_G 10", "default")
 # The segmenter each row uses: "before" keeps the earlier one (no augmentation), the rest the default.

@@ -1,9 +1,12 @@
-"""A first guess for the hole: the colours around it, spread smoothly inwards.
+"""A first guess for the hole, so the generator does not start from a flat white one.
 
-The generator starts from this guess instead of a flat white hole, so the skin tone and the
-light across the face come from the photo itself and the network only has to add the
-structure (nose, mouth, shadows). A push-pull fill: average the known pixels down an image
-pyramid, then fill each level's unknown pixels from the coarser level on the way back up.
+- ``smooth``: the colours around the hole spread smoothly inwards, so the skin tone and the
+  light come from the photo itself. A push-pull fill: average the known pixels down an image
+  pyramid, then fill each level's unknown pixels from the coarser level on the way back up.
+- ``prior``: the mean face of the training set (aligned face crops share where the nose and
+  the mouth are), shifted per colour channel to the photo's colours just outside the hole.
+  The mean face already has a nose and a mouth, blurred; the network adds what this face has.
+
 All tensor ops, no loops over pixels.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-FILLS = ("white", "smooth")
+FILLS = ("white", "smooth", "prior")
 # Pixels this close to the mask are not trusted as its surroundings: a drawn mask's
 # anti-aliased rim (often white) lies just outside its binary mask.
 RIM = 2
@@ -21,14 +24,19 @@ RIM = 2
 BAND = 8
 
 
+def surroundings(mask: torch.Tensor) -> torch.Tensor:
+    """``(B,1,H,W)`` in {0,1}: the band from ``RIM`` to ``RIM + BAND`` pixels outside ``mask``."""
+    grow = lambda r: F.max_pool2d(mask, 2 * r + 1, stride=1, padding=r)  # noqa: E731
+    return grow(RIM + BAND) - grow(RIM)
+
+
 def smooth_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``image`` ``(B,C,H,W)`` with the pixels under ``mask`` ``(B,1,H,W)`` in {0,1} replaced by a
     smooth blend of the pixels in a band around them (from ``RIM`` to ``RIM + BAND`` pixels
     away); pixels outside the mask are kept exactly. An image with no such pixel is filled
     with 0.5."""
     mask = mask.to(image.dtype)
-    grow = lambda r: F.max_pool2d(mask, 2 * r + 1, stride=1, padding=r)  # noqa: E731
-    known = grow(RIM + BAND) - grow(RIM)
+    known = surroundings(mask)
     levels = [(image * known, known)]
     while min(levels[-1][1].shape[-2:]) > 1:
         x, w = levels[-1]
@@ -42,10 +50,28 @@ def smooth_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return image * (1 - mask) + estimate * mask
 
 
-def fill_hole(image: torch.Tensor, mask: torch.Tensor, fill: str) -> torch.Tensor:
-    """The generator's view of the hole: ``white`` (the published input) or ``smooth``."""
+def prior_fill(image: torch.Tensor, mask: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """``image`` ``(B,3,H,W)`` in [0,1] with the pixels under ``mask`` ``(B,1,H,W)`` replaced by
+    ``prior`` ``(1,3,h,w)`` in [0,1] (resized to H x W), moved per channel by the mean difference
+    between the image and the prior in the band around the hole (none where there is no band)."""
+    mask = mask.to(image.dtype)
+    prior = F.interpolate(prior.to(image.dtype), size=image.shape[-2:], mode="bilinear",
+                          align_corners=False)
+    band = surroundings(mask)
+    shift = ((image - prior) * band).sum((2, 3), keepdim=True) / band.sum((2, 3), keepdim=True).clamp_min(1)
+    return image * (1 - mask) + (prior + shift).clamp(0, 1) * mask
+
+
+def fill_hole(image: torch.Tensor, mask: torch.Tensor, fill: str,
+              prior: torch.Tensor | None = None) -> torch.Tensor:
+    """The generator's view of the hole: ``white`` (the published input), ``smooth`` or
+    ``prior`` (which needs the mean face ``prior``)."""
     if fill == "white":
         return image * (1 - mask) + mask
     if fill == "smooth":
         return smooth_fill(image, mask)
+    if fill == "prior":
+        if prior is None:
+            raise ValueError("fill='prior' needs the training set's mean face")
+        return prior_fill(image, mask, prior)
     raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")

@@ -13,6 +13,9 @@ AUDIO_MODES = ("none", "map", "film")
 MAP_SIDE = 16  # the audio "map" is predicted at 16x16 and upsampled to the image size
 FILM_INIT_STD = 0.1  # FiLM scale/shift start within about +-0.1 of the identity
 RESIDUAL_EPS = 1e-3  # the fill is clamped this far inside (0, 1) before its logit
+# The mean face kept with fill="prior": a fixed side, so a checkpoint loads at any image size;
+# the mean of many faces is blurred, so 128 px loses nothing of it at 256.
+PRIOR_SIDE = 128
 
 
 class Generator(UNet):
@@ -20,7 +23,8 @@ class Generator(UNet):
     bottleneck (2, 4, 8, 16).
 
     Input: the masked face with the mask region filled (``fill``: ``white``, the published
-    input, or ``smooth``, the colours around the hole spread inwards, ``models.fill``), and
+    input; ``smooth``, the colours around the hole spread inwards; or ``prior``, the training
+    set's mean face, kept in the ``prior`` buffer and set by ``set_prior``: ``models.fill``), and
     the mask itself (4 channels), plus, with ``audio="map"``, one conditioning channel
     projected from the audio embedding (5 channels). With ``audio="film"`` the embedding
     instead scales and shifts the bottleneck features (feature-wise linear modulation).
@@ -41,6 +45,8 @@ class Generator(UNet):
         super().__init__(in_channels, 3, base_channels=base_channels, depth=depth, arch=arch,
                          se_levels=2, dilations=(2, 4, 8, 16))
         self.audio, self.fill, self.residual = audio, fill, residual
+        if fill == "prior":
+            self.register_buffer("prior", torch.full((1, 3, PRIOR_SIDE, PRIOR_SIDE), 0.5))
         if residual:
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -57,6 +63,19 @@ class Generator(UNet):
                      "arch": arch, "audio": audio, "audio_dim": audio_dim, "fill": fill,
                      "residual": residual}
 
+    @torch.no_grad()
+    def set_prior(self, mean_face: torch.Tensor) -> None:
+        """Keep ``mean_face`` ``(1,3,H,W)`` in [0,1] (the training faces' mean) as the hole's
+        first guess (``fill="prior"`` only)."""
+        if self.fill != "prior":
+            raise ValueError(f"set_prior needs fill='prior', this generator has fill={self.fill!r}")
+        self.prior.copy_(F.interpolate(mean_face.float(), size=(PRIOR_SIDE, PRIOR_SIDE), mode="area")
+                         .clamp(0, 1).to(self.prior))
+
+    def fill_hole(self, masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What this generator sees in the hole, ``(B,3,H,W)`` in [0,1]."""
+        return fill_hole(masked, mask, self.fill, getattr(self, "prior", None))
+
     def forward(self, masked: torch.Tensor, mask: torch.Tensor,
                 audio: torch.Tensor | None = None) -> torch.Tensor:
         """
@@ -70,7 +89,7 @@ class Generator(UNet):
         if (audio is None) != (self.audio == "none"):
             raise ValueError(f"generator built with audio={self.audio!r} "
                              f"{'needs' if audio is None else 'takes no'} audio input")
-        hole = fill_hole(masked, mask, self.fill)
+        hole = self.fill_hole(masked, mask)
         x = torch.cat([hole * 2 - 1, mask], dim=1)
         if self.audio == "map":
             side = self.audio_map(audio).view(-1, 1, MAP_SIDE, MAP_SIDE)

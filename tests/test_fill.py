@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+import torch.nn.functional as F
+from conftest import tiny_settings
+from synthetic import face_triplets
 
 from models import Generator
 from models.fill import BAND, RIM, fill_hole, smooth_fill
+from models.generator import PRIOR_SIDE
 
 
 def _hole(b: int = 2, side: int = 40) -> torch.Tensor:
@@ -55,3 +60,34 @@ def test_an_untrained_residual_generator_returns_its_fill():
     assert g.spec["fill"] == "smooth" and g.spec["residual"] is True
     # Checkpoints written before these arguments rebuild as they were trained.
     assert Generator().fill == "white" and not Generator().residual
+
+
+def test_prior_fill_is_the_mean_face_in_the_colours_around_the_hole():
+    m = _hole(1)
+    truth = torch.rand(1, 3, 40, 40) * 0.5 + 0.2
+    prior = (truth - torch.tensor([0.1, -0.05, 0.02]).view(1, 3, 1, 1))  # the same face, another light
+    filled = fill_hole(truth * (1 - m), m, "prior", prior)
+    assert torch.equal(filled * (1 - m), truth * (1 - m))
+    assert torch.allclose(filled, truth, atol=1e-5)
+    with pytest.raises(ValueError, match="mean face"):
+        fill_hole(truth, m, "prior")
+
+
+def test_the_prior_is_the_training_faces_mean_and_travels_with_the_checkpoint(tmp_path):
+    from configs import Config
+    from modelfiles.load import load_model
+    from stages import RECONSTRUCTION
+    from trainers import ReconstructionTrainer
+
+    root = face_triplets(tmp_path / "faces", 3, size=32)
+    cfg = Config.from_dict(tiny_settings(tmp_path, task="facemask", root_dir=str(root), img_size=32,
+                                         depth=2, fill="prior", residual=True, val_anns="none"))
+    trainer = ReconstructionTrainer(cfg)
+    faces = torch.stack([trainer.train_set[i]["image"] for i in range(len(trainer.train_set))])
+    expected = F.interpolate(faces.mean(0, keepdim=True), size=(PRIOR_SIDE, PRIOR_SIDE), mode="area")
+    assert torch.allclose(trainer.models["G"].prior, expected, atol=1e-5)
+    loaded = load_model(cfg, RECONSTRUCTION, trainer.save()).model
+    assert torch.equal(loaded.prior, trainer.models["G"].prior)
+    x, m = faces[:1], _hole(1, 32)
+    with torch.no_grad():  # untrained and residual: the output is the shifted mean face
+        assert torch.allclose(loaded.eval()(x, m), fill_hole(x, m, "prior", expected), atol=2e-3)

@@ -28,11 +28,32 @@ from models import (
     PerceptualUnavailable,
     composite,
 )
-from models.fill import fill_hole
 from stages import RECONSTRUCTION
 from trainers.base import SKIPPED, Losses, Trainer
 
 log = logging.getLogger(__name__)
+
+
+PRIOR_FACES = 512  # at most this many training faces, spread evenly, make the mean face
+
+
+def mean_face(dataset: ReconstructionDataset) -> torch.Tensor:
+    """``(1,3,H,W)`` in [0,1]: the mean of the training set's unmasked faces (at most
+    ``PRIOR_FACES`` of them), the hole's first guess with ``fill: prior``. Recomputed on every
+    start from the same data, so a resumed run gets the same one (its checkpoint keeps it too)."""
+    count = len(dataset)
+    n = min(count, PRIOR_FACES)
+    picks = sorted({round(i * (count - 1) / max(n - 1, 1)) for i in range(n)})
+    total, used = None, 0
+    for index in picks:
+        item = dataset[index]
+        if item is None:
+            continue
+        total = item["image"].double() if total is None else total + item["image"]
+        used += 1
+    if total is None:
+        raise ValueError("fill: prior needs at least one readable training face for its mean face")
+    return (total / used).float().unsqueeze(0)
 
 
 class ReconstructionTrainer(Trainer):
@@ -45,6 +66,8 @@ class ReconstructionTrainer(Trainer):
         cfg = self.cfg
         self.models["G"] = Generator(cfg.base_channels, cfg.depth, cfg.arch, cfg.audio, cfg.audio_dim,
                                     cfg.fill, cfg.residual)
+        if cfg.fill == "prior":
+            self.models["G"].set_prior(mean_face(self.train_set))
         for name in ("D", "D2"):
             self.models[name] = NLayerDiscriminator(base_channels=cfg.d_base_channels,
                                                     num_layers=cfg.d_num_layers)
@@ -204,4 +227,4 @@ class ReconstructionTrainer(Trainer):
         output | composite | ground truth."""
         out, comp = self.reconstruct(batch)
         masked, m = batch["masked"], batch["mask"]
-        return [masked, fill_hole(masked, m, self.cfg.fill), out, comp, batch["image"]]
+        return [masked, self.models["G"].fill_hole(masked, m), out, comp, batch["image"]]
