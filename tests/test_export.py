@@ -202,3 +202,30 @@ def test_an_audio_generator_exports_with_its_encoder_and_onnx_refuses_it(checkpo
     with torch.inference_mode():
         assert torch.equal(loaded.audio_encoder(mels), encoder.eval()(mels))
     assert ENCODER_PREFIX.rstrip(".") in card["models"]["facemask"]["audio_encoder"]["prefix"]
+
+
+def test_a_mean_face_generator_exports_with_its_prior(checkpoints, images, tmp_path):
+    """``fill: prior`` keeps the training faces' mean face in the generator: the export carries
+    it, and both backends paint from it."""
+    from webapp_models import astronaut_root
+
+    from trainers import ReconstructionTrainer
+
+    root = astronaut_root(tmp_path / "data")
+    cfg = Config.from_dict({"task": "facemask", "root_dir": str(root), "device": "cpu", "img_size": SIDE,
+                            "base_channels": 8, "depth": 3, "num_workers": 0, "perceptual": "none",
+                            "val_anns": "none", "fill": "prior", "residual": True,
+                            "checkpoint_path": str(tmp_path / "weights"),
+                            "sample_folder": str(tmp_path / "samples")})
+    trainer = ReconstructionTrainer(cfg)
+    card = export(checkpoints[0], trainer.save(), tmp_path / "out", onnx=True)
+    assert card["models"]["facemask"]["architecture"]["fill"] == "prior"
+    out = tmp_path / "out"
+    loaded = load_model(Config.from_dict({"task": "predict", "device": "cpu"}), RECONSTRUCTION,
+                        out / "reconstruction.safetensors").model
+    assert torch.equal(loaded.prior, trainer.models["G"].prior)
+    torch_rec, onnx_rec = reconstructor((out, out)), reconstructor((out, out), "onnxruntime")
+    with torch.inference_mode():
+        x = torch_rec.prepare(images, SIDE)
+        mask = clean_mask(torch_rec.probabilities(x), **torch_rec.settings.morphology())
+        assert (torch_rec.generate(x, mask) - onnx_rec.generate(x, mask)).abs().max() < 1e-4
