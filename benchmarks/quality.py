@@ -305,6 +305,8 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         for recipe in args.recipes.split(","):
             steps, rows, tiles, seconds = args.steps, [], [], []
             for k, fold in enumerate(folds):
+                if args.folds is not None and k not in args.folds:
+                    continue
                 if args.minutes and k == 0:  # the steps that fit, from a short timed run
                     _, per_step = train_generator(fold.train_root, work / "runs", args.size, 5,
                                                   args.base_channels, RECIPES[recipe])
@@ -319,6 +321,8 @@ def run(args: argparse.Namespace, work: Path) -> dict:
                 rows += fold_rows
                 tiles += fold_tiles
             key = f"{split}: {recipe}"
+            if not rows:
+                continue
             results[key] = {"split": split, "recipe": recipe, "steps": steps, **mean(rows),
                             "seconds_per_step": statistics.fmean(seconds), "settings": RECIPES[recipe],
                             "segmenter": SEGMENTER_OF.get(recipe, SEGMENTER), "false_masks": bare[recipe],
@@ -342,6 +346,9 @@ def main() -> int:
     parser.add_argument("--splits", default="block,people", help="comma-separated: block, people, same")
     parser.add_argument("--recipes", default=",".join(DEFAULT_RECIPES),
                         help=f"comma-separated rows, of: {', '.join(RECIPES)}")
+    parser.add_argument("--folds", type=lambda v: {int(k) for k in v.split(",")}, help="only these "
+                        "folds of each split, e.g. 1 (to train one split's folds in two processes; a "
+                        "run without it then finds them trained and scores them all)")
     parser.add_argument("--work", type=Path, help="keep data and runs here (default: temporary)")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "quality.json")
     args = parser.parse_args()

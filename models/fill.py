@@ -22,12 +22,25 @@ RIM = 2
 # Only a band this wide beyond the rim is spread inwards: farther pixels (hair, headphones,
 # the background) are not what the hidden skin looks like.
 BAND = 8
+# The prior's colours are matched on a wider band, and only on its upper half (beside the
+# nose and the cheeks): below the mask lie the neck, a beard or the background, whose colours
+# are not the skin's.
+PRIOR_BAND = 18
 
 
-def surroundings(mask: torch.Tensor) -> torch.Tensor:
-    """``(B,1,H,W)`` in {0,1}: the band from ``RIM`` to ``RIM + BAND`` pixels outside ``mask``."""
+def surroundings(mask: torch.Tensor, band: int = BAND) -> torch.Tensor:
+    """``(B,1,H,W)`` in {0,1}: the band from ``RIM`` to ``RIM + band`` pixels outside ``mask``."""
     grow = lambda r: F.max_pool2d(mask, 2 * r + 1, stride=1, padding=r)  # noqa: E731
-    return grow(RIM + BAND) - grow(RIM)
+    return grow(RIM + band) - grow(RIM)
+
+
+def upper_half(mask: torch.Tensor) -> torch.Tensor:
+    """``(B,1,H,1)`` in {0,1}: the rows above the middle of the rows each mask covers."""
+    rows = mask.amax(3, keepdim=True)
+    index = torch.arange(mask.shape[2], device=mask.device, dtype=mask.dtype).view(1, 1, -1, 1)
+    top = (index + (1 - rows) * mask.shape[2]).amin(2, keepdim=True)
+    bottom = (index * rows).amax(2, keepdim=True)
+    return (index < (top + bottom) / 2).to(mask.dtype)
 
 
 def smooth_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -53,11 +66,12 @@ def smooth_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def prior_fill(image: torch.Tensor, mask: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """``image`` ``(B,3,H,W)`` in [0,1] with the pixels under ``mask`` ``(B,1,H,W)`` replaced by
     ``prior`` ``(1,3,h,w)`` in [0,1] (resized to H x W), moved per channel by the mean difference
-    between the image and the prior in the band around the hole (none where there is no band)."""
+    between the image and the prior in the upper half of the band around the hole (no move
+    where there is no such band)."""
     mask = mask.to(image.dtype)
     prior = F.interpolate(prior.to(image.dtype), size=image.shape[-2:], mode="bilinear",
                           align_corners=False)
-    band = surroundings(mask)
+    band = surroundings(mask, PRIOR_BAND) * upper_half(mask)
     shift = ((image - prior) * band).sum((2, 3), keepdim=True) / band.sum((2, 3), keepdim=True).clamp_min(1)
     return image * (1 - mask) + (prior + shift).clamp(0, 1) * mask
 

@@ -91,3 +91,12 @@ def test_the_prior_is_the_training_faces_mean_and_travels_with_the_checkpoint(tm
     x, m = faces[:1], _hole(1, 32)
     with torch.no_grad():  # untrained and residual: the output is the shifted mean face
         assert torch.allclose(loaded.eval()(x, m), fill_hole(x, m, "prior", expected), atol=2e-3)
+
+
+def test_the_prior_takes_its_colour_beside_the_mask_not_below_it():
+    m = _hole(1)
+    prior = torch.full((1, 3, 40, 40), 0.5)
+    x = torch.full((1, 3, 40, 40), 0.7)  # skin
+    x[:, :, 30:] = 0.05  # a dark neck or beard under the mask
+    inside = fill_hole(x, m, "prior", prior)[m.expand(1, 3, -1, -1) > 0]
+    assert (inside - 0.7).abs().max() < 1e-5
