@@ -93,10 +93,11 @@ def test_the_prior_is_the_training_faces_mean_and_travels_with_the_checkpoint(tm
         assert torch.allclose(loaded.eval()(x, m), fill_hole(x, m, "prior", expected), atol=2e-3)
 
 
-def test_the_prior_takes_its_colour_beside_the_mask_not_below_it():
+def test_the_prior_takes_its_colour_above_the_mask_not_below_or_beside_it():
     m = _hole(1)
     prior = torch.full((1, 3, 40, 40), 0.5)
     x = torch.full((1, 3, 40, 40), 0.7)  # skin
     x[:, :, 30:] = 0.05  # a dark neck or beard under the mask
+    x[:, :, :, :9] = 0.1  # dark hair beside it
     inside = fill_hole(x, m, "prior", prior)[m.expand(1, 3, -1, -1) > 0]
     assert (inside - 0.7).abs().max() < 1e-5
