@@ -30,7 +30,7 @@ MINIMUM = {
     "erode_iters": 0, "dilate_kernel": 0, "dilate_iters": 0, "n_mels": 1, "audio_dim": 1,
     "sample_rate": 1000, "max_iters": 1, "lr": 0.0, "gamma": 0.0, "audio_window": 0.0,
     "hop_ms": 0.1, "win_ms": 1.0, "detect_every": 1, "hole_weight": 0.0, "max_pixels": 1,
-    "temporal_mask_decay": 0.0, "temporal_paint_weight": 0.0, "temporal_cut": 0.0,
+    "temporal_mask_decay": 0.0, "temporal_paint_weight": 0.0, "temporal_cut": 0.0, "bare_faces": 0.0,
 }
 
 

@@ -42,6 +42,9 @@ KEYS: dict[str, Key] = {
     "img_size": Key("int", 512, "square side every image is resized to; inference: unless set, "
                     "each model runs at the size it was trained at"),
     "flip": Key("bool", True, "random horizontal flips during training"),
+    "bare_faces": Key("float", 0.0, "segm: the share of training examples shown as the bare face (the "
+                      "clean image) with an empty mask, so bare lips and chins are learnt as no mask; "
+                      "needs each example's clean image (image_dir)"),
     "augment": Key("str", "none", "training: none; shape: random scale, rotation and shift; full: and "
                    "colour, blur and noise changes (trainers/augment.py)", ("none", "shape", "full")),
     "cache_images": Key("bool", False,

@@ -16,6 +16,12 @@ Boxes of the three disagree in size and centre; each is mapped onto the HOG dete
 geometry (the offsets and scales below, measured on the CelebA sample faces), overlapping
 boxes are merged (HOG's kept: the landmark model was trained on its boxes), and the 68
 landmarks are fitted in the full-resolution image (``fit_landmarks``).
+
+A HOG detection under dlib's own threshold (0) beside a confident face is a look-alike more
+often than a face (the round mission patch on the astronaut's suit scores -0.05, her face
+1.53): with ``confirm_weak`` it is kept only where the Haar cascade found the same face or
+dlib's CNN finds one in a small cut around it. Alone in a photo it is kept: a masked face
+often scores under 0, and no better candidate is there.
 ``benchmarks/face_detection.py`` measures the recall of each setting.
 
 Presets: ``INFERENCE`` (the combination above: masked faces in any photo), ``PREPARE``
@@ -50,7 +56,8 @@ class DetectorSettings:
     search again at twice the resolution (finds faces down to about 40 px);
     ``max_side`` None: search the image at its own resolution; ``min_score_ratio``: drop
     detections scoring under this fraction of the best one (look-alike patches);
-    ``min_face``: drop boxes narrower than this (pixels of the full-resolution image).
+    ``min_face``: drop boxes narrower than this (pixels of the full-resolution image);
+    ``confirm_weak``: a weak HOG detection beside a confident face needs a second detector.
     """
 
     hog: bool = True
@@ -63,13 +70,17 @@ class DetectorSettings:
     cnn_max_side: int = 768
     min_score_ratio: float = 0.0
     min_face: int = 20
+    confirm_weak: bool = True
 
 
 INFERENCE = DetectorSettings()
 PREPARE = DetectorSettings(hog_threshold=0.0, hog_retry_upsampled=True, haar=False, cnn_fallback=False,
-                           min_score_ratio=0.5, min_face=0)
+                           min_score_ratio=0.5, min_face=0, confirm_weak=False)
 BARE_FULL_RESOLUTION = DetectorSettings(hog_threshold=0.0, hog_upsample=1, haar=False, cnn_fallback=False,
-                                        max_side=None, min_face=0)
+                                        max_side=None, min_face=0, confirm_weak=False)
+WEAK_SCORE = 0.0  # dlib's own HOG threshold: under it, a detection needs confirming
+CONFIRM_SIDE = 160  # the CNN confirms a weak face in a cut this many pixels across
+CONFIRM_MARGIN = 0.5  # that cut: the box grown by this share of its width on each side
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,29 @@ def merge(candidates: list[tuple[str, np.ndarray, float]]) -> list[tuple[str, np
     return kept
 
 
+def _cnn_confirms(image: np.ndarray, box: np.ndarray) -> bool:
+    """Whether dlib's CNN finds a face in a small cut around ``box`` (l, t, r, b)."""
+    margin = (box[2] - box[0]) * CONFIRM_MARGIN
+    h, w = image.shape[:2]
+    left, top = int(max(box[0] - margin, 0)), int(max(box[1] - margin, 0))
+    right, bottom = int(min(box[2] + margin, w)), int(min(box[3] + margin, h))
+    cut, _ = _scaled(image[top:bottom, left:right], CONFIRM_SIDE)
+    return min(cut.shape[:2]) >= SMALLEST_IMAGE and len(cnn_detector()(np.ascontiguousarray(cut), 0)) > 0
+
+
+def confirmed(image: np.ndarray, merged: list[tuple[str, np.ndarray, float]],
+              candidates: list[tuple[str, np.ndarray, float]]) -> list[tuple[str, np.ndarray, float]]:
+    """``merged`` without the weak HOG detections that stand beside a confident face and that
+    neither the Haar cascade (among ``candidates``) nor the CNN confirms."""
+    def weak(m: tuple[str, np.ndarray, float]) -> bool:
+        return m[0] == "hog" and m[2] < WEAK_SCORE
+
+    if all(weak(m) for m in merged):
+        return merged
+    return [m for m in merged if not weak(m) or any(
+        c[0] != "hog" and box_iou(c[1], m[1]) > MERGE_IOU for c in candidates) or _cnn_confirms(image, m[1])]
+
+
 def detect(image: np.ndarray, settings: DetectorSettings) -> list[Detection]:
     """Faces in an ``(H,W,3)`` uint8 RGB image, widest first, boxes in its pixels."""
     if min(image.shape[:2]) < SMALLEST_IMAGE:
@@ -174,8 +208,11 @@ def detect(image: np.ndarray, settings: DetectorSettings) -> list[Detection]:
     if found and settings.min_score_ratio > 0:
         best = max(score for _, _, score in found)
         found = [c for c in found if c[2] >= settings.min_score_ratio * best]
+    merged = merge(found)
+    if settings.confirm_weak:
+        merged = confirmed(image, merged, found)
     detections = [Detection(tuple(int(round(v)) for v in box), score, kind)
-                  for kind, box, score in merge(found) if box[2] - box[0] >= settings.min_face]
+                  for kind, box, score in merged if box[2] - box[0] >= settings.min_face]
     return sorted(detections, key=lambda d: d.width, reverse=True)
 
 

@@ -77,3 +77,26 @@ def test_a_local_vgg19_file_is_used_and_checked(tmp_path):
         PerceptualNet.pretrained(bad)
     with pytest.raises(PerceptualUnavailable, match="is not a file"):
         PerceptualNet.pretrained(tmp_path / "missing.pth")
+
+
+def test_bare_faces_show_the_clean_face_with_an_empty_mask(tmp_path):
+    from trainers import SegmentationTrainer
+
+    root = face_triplets(tmp_path / "faces", 4, size=32)
+
+    def first_batch(share):
+        cfg = Config.from_dict(tiny_settings(tmp_path / str(share), task="segm", root_dir=str(root),
+                                             img_size=32, depth=2, bare_faces=share))
+        trainer = SegmentationTrainer(cfg)
+        b = trainer.to_device(collate_skip_broken([trainer.train_set[i] for i in range(4)]))
+        return b, trainer.show_bare_faces(b)
+
+    b, shown = first_batch(1.0)
+    assert torch.equal(shown["masked"], b["image"]) and not shown["mask"].any() and b["mask"].any()
+    b, shown = first_batch(0.5)
+    bare = ~shown["mask"].flatten(1).any(1)
+    assert 0 < int(bare.sum()) < 4  # this seed's draw: some bare, some masked
+    assert torch.equal(shown["masked"][bare], b["image"][bare])
+    assert torch.equal(shown["masked"][~bare], b["masked"][~bare])
+    b, shown = first_batch(0.0)
+    assert "image" not in b and shown is b  # off: the clean faces are not even loaded

@@ -9,6 +9,7 @@ touched, masks kept below the eyes, and on video the crops steady from frame to 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from functools import cache
 
@@ -196,3 +197,23 @@ def test_a_video_is_reconstructed_frame_by_frame_with_its_sound(tmp_path):
 def test_unknown_face_mode_is_refused(mode):
     with pytest.raises(ValueError, match="faces must be one of"):
         FaceFinder(mode)
+
+
+def test_a_look_alike_beside_a_face_is_not_a_face_but_a_weak_face_alone_is():
+    from skimage import data
+
+    from faces.detect import INFERENCE, WEAK_SCORE, confirmed, detect
+
+    photo = data.astronaut()
+    unconfirmed = detect(photo, dataclasses.replace(INFERENCE, confirm_weak=False))
+    assert any(d.score < WEAK_SCORE and d.box[1] > 300 for d in unconfirmed)  # the mission patch
+    (face,) = detect(photo, INFERENCE)
+    assert face.score > 1 and face.box[3] < 200  # her face, above the suit
+    # The rule itself, on a grey picture where the CNN finds nothing: a weak detection alone is
+    # kept, beside a confident one it goes, unless the Haar cascade saw it too.
+    grey = np.full((400, 400, 3), 128, np.uint8)
+    weak, strong = ("hog", np.array([200.0, 200, 300, 300]), -0.1), ("hog", np.array([0.0, 0, 100, 100]), 1.0)
+    haar = ("haar", np.array([205.0, 195, 305, 298]), 0.0)
+    assert confirmed(grey, [weak], [weak]) == [weak]
+    assert confirmed(grey, [strong, weak], [strong, weak]) == [strong]
+    assert confirmed(grey, [strong, weak], [strong, weak, haar]) == [strong, weak]

@@ -24,7 +24,8 @@ class SegmentationTrainer(Trainer):
 
     def make_dataset(self, root: str, anns: Path | None) -> SegmentationDataset:
         cfg = self.cfg
-        return SegmentationDataset(root, cfg.img_size, anns, cfg.masked_dir, cfg.binary_dir, cfg.cache_images)
+        return SegmentationDataset(root, cfg.img_size, anns, cfg.masked_dir, cfg.binary_dir, cfg.cache_images,
+                                   cfg.image_dir if cfg.bare_faces > 0 else None)
 
     def build(self) -> None:
         cfg = self.cfg
@@ -32,8 +33,20 @@ class SegmentationTrainer(Trainer):
         self.optimizers["model"] = torch.optim.Adam(self.models["model"].parameters(), lr=cfg.lr)
         self.dice_loss = DiceLoss()
 
+    def show_bare_faces(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """``bare_faces`` of the examples (drawn per example) shown as their bare face with an
+        empty mask: lips, chins and skin are not mask, although the masked photos never show them."""
+        share = self.cfg.bare_faces
+        if share <= 0:
+            return batch
+        bare = (torch.rand(batch["mask"].shape[0], generator=self.augmentation_rng()) < share)
+        bare = bare.to(batch["mask"].device).view(-1, 1, 1, 1)
+        return {**batch, "masked": torch.where(bare, batch["image"], batch["masked"]),
+                "mask": batch["mask"] * ~bare}
+
     def train_step(self, batch: dict[str, Any]) -> Losses:
-        batch = self.augment_batch(self.to_device(batch), ("masked",))
+        batch = self.show_bare_faces(self.to_device(batch))
+        batch = self.augment_batch(batch, ("masked",))
         model, opt = self.train_models["model"], self.optimizers["model"]
         with self.autocast():
             logits = model(batch["masked"])
