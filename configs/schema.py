@@ -93,7 +93,7 @@ KEYS: dict[str, Key] = {
     "depth": Key("int", 4, "U-Net levels above the bottleneck"),
     "fill": Key("str", "white", "facemask: what the generator sees in the hole: white (the published "
                 "input), smooth (the colours around it spread inwards) or prior (the training "
-                "faces' mean face, in the colours around the hole)", ("white", "smooth", "prior")),
+                "faces' mean face, moved to the colours just above the hole)", ("white", "smooth", "prior")),
     "residual": Key("bool", False, "facemask: the generator paints a change to the filled hole "
                     "instead of the face from nothing"),
     "d_num_layers": Key("int", 3, "PatchGAN discriminator depth"),
