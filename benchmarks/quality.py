@@ -17,7 +17,8 @@ model cannot pass by memory:
 Each recipe's generator is trained per fold with the same seed, for ``--steps`` steps of 4
 (the published budget: 25 epochs of 20 frames); with ``--minutes M`` the number of steps that
 fit in M minutes of this machine instead (measured on the first fold). "default" is what
-``configs/facemask.yaml`` and ``configs/segm.yaml`` train; "before" the earlier defaults. Each
+``configs/facemask.yaml`` and ``configs/segm.yaml`` train; "before" the earlier defaults (white hole,
+segmenter without augmentation); "white hole" the same generator with today's segmenter. Each
 recipe's segmenter is trained on the CelebA sample's training crops (``--segm-steps`` of 8), so
 it never sees the block split's person or the validation people. Every image is scored at its
 own resolution inside the true mask: end to end (the predicted mask), the generator alone (the
@@ -86,9 +87,11 @@ RECIPES = {
     "smooth fill + residual": {**BEFORE, "fill": "smooth", "residual": True},
     "smooth fill + residual + lambda_G 10": {**BEFORE, "fill": "smooth", "residual": True, "lambda_G": 10.0},
     "mean-face fill + residual": {**BEFORE, "fill": "prior", "residual": True},
+    "white hole": BEFORE,
 }
-DEFAULT_RECIPES = ("before", "smooth fill + residual + lambda_G 10", "default")
-# The segmenter each row uses: "before" keeps the earlier one (no augmentation), the rest the default.
+DEFAULT_RECIPES = ("before", "white hole", "default")
+# The segmenter each row uses: "before" keeps the earlier one (no augmentation), the rest the default
+# ("white hole" is the "before" generator with today's segmenter).
 BEFORE_SEGMENTER = {**SEGMENTER, "augment": "none"}
 SEGMENTER_OF = {"before": BEFORE_SEGMENTER}
 
