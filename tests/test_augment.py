@@ -100,3 +100,32 @@ def test_bare_faces_show_the_clean_face_with_an_empty_mask(tmp_path):
     assert torch.equal(shown["masked"][~bare], b["masked"][~bare])
     b, shown = first_batch(0.0)
     assert "image" not in b and shown is b  # off: the clean faces are not even loaded
+
+
+def test_a_segmenter_that_sees_bare_faces_leaves_a_bare_face_alone(tmp_path):
+    """Trained on one face only (as the demo is), a segmenter learns where her mask sits and
+    paints her bare mouth; shown a quarter of the examples bare, it learns the mask itself."""
+    from webapp_models import SIDE, astronaut_root
+
+    from demos.scenes import masked_astronaut
+    from trainers import SegmentationTrainer
+
+    root = astronaut_root(tmp_path / "data")
+    face = masked_astronaut(SIDE)
+    bare, masked = (torch.from_numpy(face[k]).permute(2, 0, 1)[None].float() / 255
+                    for k in ("truth", "masked"))
+    shares = {}
+    for share in (0.0, 0.25):
+        cfg = Config.from_dict(tiny_settings(tmp_path / str(share), task="segm", root_dir=str(root),
+                                             img_size=SIDE, base_channels=8, depth=3, batch_size=4,
+                                             lr=2e-3, max_iters=120, num_epochs=1000,
+                                             val_anns="none", bare_faces=share))
+        trainer = SegmentationTrainer(cfg)
+        trainer.fit()
+        with torch.no_grad():
+            found = trainer.predict(torch.cat([bare, masked]))
+        shares[share] = (float(found[0].mean()), float(found[1].mean()))
+    true_share = float(face["mask"].mean())
+    assert shares[0.0][0] > 0.02, shares  # the bare mouth painted without bare examples
+    assert shares[0.25][0] < shares[0.0][0] / 4, shares
+    assert shares[0.25][1] > true_share / 2, shares  # and the mask itself still found
