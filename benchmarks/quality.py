@@ -90,9 +90,10 @@ RECIPES = {
     "white hole": BEFORE,
 }
 DEFAULT_RECIPES = ("before", "white hole", "default")
-# The segmenter each row uses: "before" keeps the earlier one (no augmentation), the rest the default
+# The segmenter each row uses: "before" keeps the earlier one (no augmentation, no thin-part
+# weight), the rest the default
 # ("white hole" is the "before" generator with today's segmenter).
-BEFORE_SEGMENTER = {**SEGMENTER, "augment": "none"}
+BEFORE_SEGMENTER = {**{k: v for k, v in SEGMENTER.items() if k != "thin_weight"}, "augment": "none"}
 SEGMENTER_OF = {"before": BEFORE_SEGMENTER}
 
 

@@ -104,6 +104,8 @@ KEYS: dict[str, Key] = {
     "lambda_rc": Key("float", 100.0, "weight of the reconstruction term (SmoothL1 + 1-SSIM)"),
     "lambda_per": Key("float", 10.0, "weight of the perceptual (or feature-matching) term"),
     "lambda_dice": Key("float", 1.0, "segm: weight of the Dice term next to BCE"),
+    "thin_weight": Key("float", 0.0, "segm: extra BCE weight of the mask's parts narrower than 5 px "
+                       "(ear straps, rims), which the mask's body otherwise outvotes"),
     "hole_weight": Key("float", 0.0, "extra weight of the L1 error inside the mask in the reconstruction "
                        "term (outside it the composite keeps the input anyway)"),
     "perceptual_weights": Key("str?", None, "a local VGG19 ImageNet weights file (torchvision's "

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from datasets.segmentation import SegmentationDataset
-from losses import DiceLoss
+from losses import DiceLoss, thin_weighted_bce
 from metrics import DiceScore, PixelAccuracy
 from models import MaskSegmenter
 from stages import SEGMENTATION
@@ -51,7 +50,7 @@ class SegmentationTrainer(Trainer):
         with self.autocast():
             logits = model(batch["masked"])
         logits = logits.float()
-        bce = F.binary_cross_entropy_with_logits(logits, batch["mask"])
+        bce = thin_weighted_bce(logits, batch["mask"], self.cfg.thin_weight)
         dice = self.dice_loss(torch.sigmoid(logits), batch["mask"])
         loss = bce + self.cfg.lambda_dice * dice
         if not self.step_ok(loss, "segmentation"):
