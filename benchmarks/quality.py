@@ -56,9 +56,8 @@ import torch
 
 from configs import Config
 from configs.loader import read_settings
-from core.files import write_csv
 from core.images import load_image, load_mask, write_image
-from datasets.layout import read_annotations
+from datasets.layout import read_annotations, write_annotations
 from demos.baseline import in_mask_scores, telea
 from faces.track import FaceFinder
 from inference.pipeline import MaskReconstructor
@@ -127,12 +126,9 @@ def subset(src: Path, names: list[str], out: Path) -> Path:
         if not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to((src / folder).resolve())
-    rows = []
-    for name in names:
-        masked = next((out / "image_masked").glob(f"{name}_masked.*")).name
-        binary = next((out / "image_binary").glob(f"{name}_binary.*")).name
-        rows.append([len(rows), f"image_masked/{masked}", f"image_binary/{binary}"])
-    write_csv(out / "annotations" / "train.csv", None, rows)
+    examples = [("train", next((out / "image_masked").glob(f"{name}_masked.*")),
+                 next((out / "image_binary").glob(f"{name}_binary.*"))) for name in names]
+    write_annotations(out, examples)
     return out
 
 
