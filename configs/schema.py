@@ -46,7 +46,9 @@ KEYS: dict[str, Key] = {
                       "clean image) with an empty mask, so bare lips and chins are learnt as no mask; "
                       "needs each example's clean image (image_dir)"),
     "augment": Key("str", "none", "training: none; shape: random scale, rotation and shift; full: and "
-                   "colour, blur and noise changes (trainers/augment.py)", ("none", "shape", "full")),
+                   "colour, blur and noise changes; video: shape, and the face shrunk to its size in "
+                   "a video frame and JPEG-like compressed there (trainers/augment.py)",
+                   ("none", "shape", "full", "video")),
     "cache_images": Key("bool", False,
                         "decode and resize the whole dataset once, before training, and keep "
                         "it in memory (uint8; DataLoader workers share it)"),

@@ -104,7 +104,9 @@ def test_bare_faces_show_the_clean_face_with_an_empty_mask(tmp_path):
 
 def test_a_segmenter_that_sees_bare_faces_leaves_a_bare_face_alone(tmp_path):
     """Trained on one face only (as the demo is), a segmenter learns where her mask sits and
-    paints her bare mouth; shown a quarter of the examples bare, it learns the mask itself."""
+    paints her bare mouth; shown a quarter of the examples bare, it learns the mask itself
+    (240 steps; measured: 0.130 of the bare photo painted without, 0.002 with; at 120 steps
+    the bare examples had not yet taught it: 0.080)."""
     from webapp_models import SIDE, astronaut_root
 
     from demos.scenes import masked_astronaut
@@ -118,7 +120,7 @@ def test_a_segmenter_that_sees_bare_faces_leaves_a_bare_face_alone(tmp_path):
     for share in (0.0, 0.25):
         cfg = Config.from_dict(tiny_settings(tmp_path / str(share), task="segm", root_dir=str(root),
                                              img_size=SIDE, base_channels=8, depth=3, batch_size=4,
-                                             lr=2e-3, max_iters=120, num_epochs=1000,
+                                             lr=2e-3, max_iters=240, num_epochs=1000,
                                              val_anns="none", bare_faces=share))
         trainer = SegmentationTrainer(cfg)
         trainer.fit()

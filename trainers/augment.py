@@ -8,7 +8,10 @@ Every sample of a batch gets its own draw, and the image keys of one sample the 
 - ``shape``: + a random scale (0.85-1.15), rotation (up to 10 degrees) and shift (up to 8%
   of the side), as faces sit differently in other people's crops;
 - ``full``: + brightness, contrast, saturation and hue changes, blur and sensor noise, as
-  other cameras and lights see them.
+  other cameras and lights see them;
+- ``video``: ``shape`` + the face shrunk to the size it has in a video frame and compressed
+  there (``trainers.compression``), as a face 50-100 px wide in a compressed video reaches
+  the models.
 
 All of it is batched tensor work on the training device; the randomness comes from the
 caller's generator (``Trainer.augmentation_rng``), so a resumed run draws what it would have.
@@ -21,7 +24,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-AUGMENTS = ("none", "shape", "full")
+from trainers.compression import degrade
+
+AUGMENTS = ("none", "shape", "full", "video")
 SCALE, ROTATION_DEG, SHIFT = 0.15, 10.0, 0.08
 BRIGHTNESS, CONTRAST, SATURATION, HUE_DEG = 0.25, 0.25, 0.3, 12.0
 BLUR_SIGMA, NOISE = 1.5, 0.02
@@ -96,10 +101,12 @@ def augment(batch: dict[str, torch.Tensor], image_keys: tuple[str, ...], mask_ke
         mirror = (torch.rand(n, generator=generator) < 0.5).to(batch[keys[0]].device).view(n, 1, 1, 1)
         for key in keys:
             out[key] = torch.where(mirror, out[key].flip(-1), out[key])
-    if mode in ("shape", "full"):
+    if mode in ("shape", "full", "video"):
         images, masks = _geometry([out[k] for k in image_keys], [out[k] for k in mask_keys], generator)
         out.update(zip(image_keys, images))
         out.update(zip(mask_keys, masks))
     if mode == "full":
         out.update(zip(image_keys, _colour([out[k] for k in image_keys], generator)))
+    if mode == "video":
+        out.update(zip(image_keys, degrade([out[k] for k in image_keys], generator)))
     return out
