@@ -43,8 +43,12 @@ class LoadedModel:
         """The generator's audio conditioning (``none`` for segmenters and ONNX networks)."""
         return getattr(self.model, "audio", "none")
 
-    def img_size(self, cfg: Config) -> int:
-        """The side to run at: ``img_size`` when set, else the trained size (else the default)."""
+    def img_size(self, cfg: Config, key: str = "img_size") -> int:
+        """The side to run at: the config's ``key`` when set (``segm_size`` for a segmenter, which
+        may run at a lower side than the generator), else ``img_size`` when set, else the trained
+        size (else the default)."""
+        if key != "img_size" and getattr(cfg, key) is not None:
+            return getattr(cfg, key)
         if cfg.is_set("img_size") or self.trained_img_size is None:
             return cfg.img_size
         return self.trained_img_size
