@@ -137,6 +137,9 @@ KEYS: dict[str, Key] = {
     "backend": Key("str", "torch", "what runs the two networks at inference: torch, or onnxruntime "
                    "(CPU; the weights must be an exported folder with ONNX files: export.py --onnx)",
                    ("torch", "onnxruntime")),
+    "onnx_precision": Key("str", "auto", "backend=onnxruntime: fp32 or int8 ONNX files (export.py --onnx "
+                          "--int8 --calibrate ROOT); auto: int8 where the export has it",
+                          ("auto", "fp32", "int8")),
     "threshold": Key("float", 0.5, "probability above which a pixel is mask"),
     "erode_kernel": Key("int", 3, "side of the square erosion kernel (0: no erosion)"),
     "erode_iters": Key("int", 1, "erosion iterations"),
