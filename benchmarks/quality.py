@@ -87,13 +87,14 @@ RECIPES = {
     "smooth fill + residual + lambda_G 10": {**BEFORE, "fill": "smooth", "residual": True, "lambda_G": 10.0},
     "mean-face fill + residual": {**BEFORE, "fill": "prior", "residual": True},
     "white hole": BEFORE,
+    "light": {**DEFAULT, "arch": "light", "base_channels": 16},
 }
 DEFAULT_RECIPES = ("before", "white hole", "default")
 # The segmenter each row uses: "before" keeps the earlier one (no augmentation, no thin-part
 # weight), the rest the default
 # ("white hole" is the "before" generator with today's segmenter).
 BEFORE_SEGMENTER = {**{k: v for k, v in SEGMENTER.items() if k != "thin_weight"}, "augment": "none"}
-SEGMENTER_OF = {"before": BEFORE_SEGMENTER}
+SEGMENTER_OF = {"before": BEFORE_SEGMENTER, "light": {**SEGMENTER, "arch": "light"}}
 
 
 @dataclass

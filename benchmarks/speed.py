@@ -1,6 +1,7 @@
 """The speed suite: inference, the published topology, classical inpainting, training steps.
 
     python3 benchmarks/speed.py [--quick] [--device auto|cpu|cuda] [--threads N] [--out FILE]
+                                [--backends-only | --light]
 
 In one run on one machine, per image (run by hand; prints Markdown tables, writes JSON to
 ``results/``):
@@ -20,7 +21,10 @@ In one run on one machine, per image (run by hand; prints Markdown tables, write
   VGG19 perceptual net (random weights here: the same cost as the ImageNet ones);
 - on the CPU, the two backends of the same pipeline: torch against onnxruntime running the
   exported ONNX networks (``backend=onnxruntime``), same images, at 256 and 512 px
-  (``--backends-only`` measures just this).
+  (``--backends-only`` measures just this);
+- on the CPU, ``arch: light`` against the default models, each with torch fp32, onnxruntime
+  fp32 and onnxruntime int8, batch 1: params, GFLOPs counted on the ONNX graphs, ms per face,
+  faces per second (``benchmarks/light_speed.py``; ``--light`` measures just this).
 
 Models have the default architectures of ``configs/segm.yaml`` and ``configs/facemask.yaml``
 with random weights (the speed does not depend on the values). Every time is the fastest
@@ -54,6 +58,7 @@ import numpy as np
 import torch
 
 from benchmarks.baselines import classical_inpainters, published_threshold_loop
+from benchmarks.light_speed import light_pipelines, report_light
 from benchmarks.measure import (
     PeakMemory,
     best_seconds,
@@ -89,9 +94,10 @@ class Plan:
     train_batch: int = 2
     train_repeats: int = 3
     backend_batch: int = 4
+    light_sizes: list[int] = field(default_factory=lambda: [256, 512])
 
 
-QUICK = Plan(batches=[1, 4], repeats=3, flat_repeats=1, train_sizes=[256], train_repeats=2)
+QUICK = Plan(batches=[1, 4], repeats=3, flat_repeats=1, train_sizes=[256], train_repeats=2, light_sizes=[256])
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -162,8 +168,9 @@ def measure_pipelines(pipelines: dict[str, MaskReconstructor], batch: int, repea
     results = {}
     for name, rec in pipelines.items():
         # The pipeline's "segmentation" stage includes the mask cleaning: time that apart.
-        with torch.inference_mode():
-            prob = rec.probabilities(rec.prepare(images))
+        with torch.inference_mode():  # a segmenter at its own side: its map resized, as the pipeline does
+            prob = rec.probabilities(rec.prepare(images, rec.segm_size))
+            prob = torch.nn.functional.interpolate(prob, size=(rec.img_size, rec.img_size), mode="bilinear")
             morphology = rec.settings.morphology()
             cleaning = best_seconds(lambda p=prob, m=morphology: clean_mask(p, **m), repeats, device)
         b = best[name]
@@ -324,6 +331,23 @@ def run_backends(plan: Plan, device: torch.device, log=print) -> dict:
     return results
 
 
+def run_light(plan: Plan, device: torch.device, log=print) -> dict:
+    """``arch: light`` against the default models, torch / onnxruntime fp32 / int8 (``--light``)."""
+    results: dict = {"plan": asdict(plan), "device": describe(device), "load_average": [load_average()],
+                     "light": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        write_triplets(work / "data", 8, TARGET)  # calibration crops for the int8 files
+        for size in plan.light_sizes:
+            pipelines, costs = light_pipelines(size, work / "data", work)
+            times = measure_pipelines(pipelines, 1, plan.repeats, torch.device("cpu"))
+            results["light"][size] = {"costs": costs, "times": times}
+            log(f"light {size} px: " + ", ".join(f"{k} {1000 * v['end to end']:.0f} ms"
+                                                 for k, v in times.items()))
+    results["load_average"].append(load_average())
+    return results
+
+
 def run(plan: Plan, device: torch.device, log=print) -> dict:
     """Measure everything in ``plan``; returns all the numbers (what the JSON holds)."""
     results: dict = {"plan": asdict(plan), "device": describe(device), "load_average": [load_average()]}
@@ -384,6 +408,7 @@ def run(plan: Plan, device: torch.device, log=print) -> dict:
 
     if device.type == "cpu":
         results["backends"] = run_backends(plan, device, log)["backends"]
+        results["light"] = run_light(plan, device, log)["light"]
     results["matmul GFLOP/s"].append(matmul_gflops(device, matmul_dtype))
     results["load_average"].append(load_average())
     results["summary"] = summarise(results, plan)
@@ -451,10 +476,12 @@ def report_backends(results: dict) -> list[str]:
 
 
 def report(results: dict) -> str:
-    if "summary" not in results:  # --backends-only
+    if "summary" not in results:  # --backends-only, --light
         d = results["device"]
-        return "\n".join([f"{d['name']} ({d['type']}), {d['threads']} torch threads, torch {d['torch']}",
-                          *report_backends(results)])
+        loads = ", ".join("?" if v is None else f"{v:.2f}" for v in results["load_average"])
+        return "\n".join([f"{d['name']} ({d['type']}), {d['threads']} torch threads, torch {d['torch']}; "
+                          f"1-minute load average at start, end: {loads}",
+                          *(report_backends(results) if "backends" in results else report_light(results))])
     plan, device, summary = results["plan"], results["device"], results["summary"]
     matmul = summary["matmul GFLOP/s"]
     loads = ", ".join("?" if v is None else f"{v:.2f}" for v in results["load_average"])
@@ -548,6 +575,8 @@ def report(results: dict) -> str:
 
     if "backends" in results:
         lines += report_backends(results)
+    if "light" in results:
+        lines += report_light(results)
 
     ours_gflops = results["GFLOPs"]["ours"][TARGET]["generator"]
     flat_gflops = results["GFLOPs"]["flat"][TARGET]["generator"]
@@ -579,6 +608,8 @@ def main() -> int:
                              "several GB on a CPU) instead of extrapolating it by FLOPs")
     parser.add_argument("--backends-only", action="store_true",
                         help="only torch vs onnxruntime, at 256 and 512 px (CPU)")
+    parser.add_argument("--light", action="store_true",
+                        help="only arch light vs the default models: torch, onnxruntime fp32 and int8 (CPU)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -588,7 +619,10 @@ def main() -> int:
         plan = replace(plan, flat_sizes=[*plan.flat_sizes, TARGET])
     started = time.time()
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
-    results = run_backends(plan, torch.device("cpu"), log) if args.backends_only else run(plan, device, log)
+    if args.backends_only or args.light:
+        results = (run_backends if args.backends_only else run_light)(plan, torch.device("cpu"), log)
+    else:
+        results = run(plan, device, log)
     results["wall seconds"] = time.time() - started
     out = args.out or ROOT / "results" / f"speed_{device.type}_{time.strftime('%Y%m%d_%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

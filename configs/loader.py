@@ -24,7 +24,7 @@ CONFIG_DIR = Path(__file__).resolve().parent
 
 # Numbers that must be at least this large; anything smaller is a mistake, not a setting.
 MINIMUM = {
-    "img_size": 16, "batch_size": 1, "num_workers": 0, "num_epochs": 1, "base_channels": 1,
+    "img_size": 16, "segm_size": 16, "batch_size": 1, "num_workers": 0, "num_epochs": 1, "base_channels": 1,
     "depth": 1, "d_num_layers": 1, "d_base_channels": 1, "visualize_per_iter": 1, "save_per_iter": 1,
     "print_per_iter": 1, "keep_last": 0, "max_nonfinite": 1, "erode_kernel": 0,
     "erode_iters": 0, "dilate_kernel": 0, "dilate_iters": 0, "n_mels": 1, "audio_dim": 1,

@@ -41,6 +41,9 @@ KEYS: dict[str, Key] = {
     "binary_dir": Key("str", "image_binary", "folder of binary masks (NAME_binary.*)"),
     "img_size": Key("int", 512, "square side every image is resized to; inference: unless set, "
                     "each model runs at the size it was trained at"),
+    "segm_size": Key("int?", None, "inference: the side the segmenter runs at, its probabilities "
+                     "resized to the generator's crop (none: its trained size, or img_size when set); a "
+                     "mask's edge needs less resolution than a mouth (segm_light.yaml trains at 128)"),
     "flip": Key("bool", True, "random horizontal flips during training"),
     "bare_faces": Key("float", 0.0, "segm: the share of training examples shown as the bare face (the "
                       "clean image) with an empty mask, so bare lips and chins are learnt as no mask; "
@@ -90,7 +93,9 @@ KEYS: dict[str, Key] = {
     "print_per_iter": Key("int", 10, "print the running losses every N iterations"),
     # --- models ------------------------------------------------------------------------
     "arch": Key("str", "unet", "unet: real down/up-sampling; flat: the published "
-                "full-resolution topology (slow, for comparison)", ("unet", "flat")),
+                "full-resolution topology (slow, for comparison); light: the U-Net with inverted "
+                "residual blocks (depthwise 3x3), about 8x fewer FLOPs at base_channels 16 (configs "
+                "segm_light, facemask_light)", ("unet", "flat", "light")),
     "base_channels": Key("int", 32, "channels of the first U-Net level (doubles per level)"),
     "depth": Key("int", 4, "U-Net levels above the bottleneck"),
     "fill": Key("str", "white", "facemask: what the generator sees in the hole: white (the published "
@@ -134,6 +139,9 @@ KEYS: dict[str, Key] = {
     "backend": Key("str", "torch", "what runs the two networks at inference: torch, or onnxruntime "
                    "(CPU; the weights must be an exported folder with ONNX files: export.py --onnx)",
                    ("torch", "onnxruntime")),
+    "onnx_precision": Key("str", "auto", "backend=onnxruntime: fp32 or int8 ONNX files (export.py --onnx "
+                          "--int8 --calibrate ROOT); auto: int8 where the export has it",
+                          ("auto", "fp32", "int8")),
     "threshold": Key("float", 0.5, "probability above which a pixel is mask"),
     "erode_kernel": Key("int", 3, "side of the square erosion kernel (0: no erosion)"),
     "erode_iters": Key("int", 1, "erosion iterations"),

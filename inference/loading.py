@@ -35,18 +35,20 @@ def load_pipeline(cfg: Config, timer: StageTimer | None = None) -> LoadedPipelin
     with timer("load"):
         segm, recon = load_models(cfg)
     weights = {SEGMENTATION.title: str(segm.path), RECONSTRUCTION.title: str(recon.path)}
+    sides = {SEGMENTATION: segm.img_size(cfg, "segm_size"), RECONSTRUCTION: recon.img_size(cfg)}
     for stage, loaded in ((SEGMENTATION, segm), (RECONSTRUCTION, recon)):
         notes.append(loaded.describe(stage))
-        size = loaded.img_size(cfg)
+        size = sides[stage]
         if loaded.trained_img_size and loaded.trained_img_size != size:
+            key = "segm_size" if stage is SEGMENTATION and cfg.segm_size is not None else "img_size"
             notes.append(f"note: the {stage.title} model was trained at {loaded.trained_img_size} px and "
-                         f"runs here at img_size={size}, as asked (leave img_size unset to use the "
+                         f"runs here at {key}={size}, as asked (leave {key} unset to use the "
                          "trained size)")
     notes.append(f"device: {device}" + (" (onnxruntime)" if cfg.backend == "onnxruntime" else ""))
     if recon.audio_encoder is not None:
         notes.append(f"audio conditioning: {recon.audio} (each frame hears "
                      f"{recon.audio_encoder.features.window_s:g} s of the input's soundtrack)")
     reconstructor = MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer,
-                                                  recon.audio_encoder, img_size=recon.img_size(cfg),
-                                                  segm_size=segm.img_size(cfg))
+                                                  recon.audio_encoder, img_size=sides[RECONSTRUCTION],
+                                                  segm_size=sides[SEGMENTATION])
     return LoadedPipeline(reconstructor, weights, notes)

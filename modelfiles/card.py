@@ -53,6 +53,9 @@ class CardKeys:
     audio_encoder = "audio_encoder"  # ``prefix`` and its constructor arguments
     prefix = "prefix"
     onnx = "onnx"  # a file, and
+    onnx_int8 = "onnx_int8"  # the same network quantised (export.py --int8): a file, and
+    calibration = "calibration"  # where its activation ranges came from: ``root_dir``, ``faces``
+    faces = "faces"
     opset = "opset"
     inputs = "inputs"
     outputs = "outputs"
@@ -121,18 +124,22 @@ def read_card(folder: str | Path) -> dict[str, Any]:
     return card
 
 
+EXPORT_FLAGS = {"safetensors": "", "onnx": " --onnx", "onnx_int8": " --onnx --int8 --calibrate ROOT"}
+
+
 def locate(path: str | Path, stage: Stage, kind: str = "safetensors") -> tuple[Path, dict[str, Any]]:
-    """The ``kind`` (``safetensors`` or ``onnx``) file of ``stage`` for ``path`` (an exported
-    folder, or one of its files), checked against its card; and the stage's card entry."""
+    """The ``kind`` (``safetensors``, ``onnx`` or ``onnx_int8``) file of ``stage`` for ``path``
+    (an exported folder, or one of its files), checked against its card; and the stage's card entry."""
     K, path = CardKeys, Path(path)
     folder = path if path.is_dir() else path.parent
     entry = read_card(folder)[K.models].get(stage.name)
     if not isinstance(entry, dict):
         raise ExportError(f"{folder}/{CARD} has no {stage.title} model")
-    listed = entry.get(K.onnx) if kind == "onnx" else entry
+    listed = entry if kind == "safetensors" else entry.get(kind)
     if not isinstance(listed, dict) or not listed.get(K.file):
-        raise ExportError(f"{folder} has no {kind.upper()} file for the {stage.title} model; export it "
-                          f"with 'python3 export.py{' --onnx' if kind == 'onnx' else ''} ...'")
+        what = "int8 ONNX" if kind == K.onnx_int8 else kind.upper()
+        raise ExportError(f"{folder} has no {what} file for the {stage.title} model; export it "
+                          f"with 'python3 export.py{EXPORT_FLAGS[kind]} ...'")
     target = folder / listed[K.file]
     if not path.is_dir() and path.name != target.name and path.suffix == target.suffix:
         raise ExportError(f"{path} is not the {stage.title} model of {folder} (that is {target.name})")
@@ -163,6 +170,11 @@ def _markdown(card: dict[str, Any]) -> str:
             onnx = entry[K.onnx]
             lines.append(f"- ONNX: `{onnx[K.file]}` (opset {onnx[K.opset]}, dynamic batch), "
                          f"{onnx[K.size] / 1e6:.2f} MB, sha256 `{onnx[K.sha256]}`")
+        if entry.get(K.onnx_int8):
+            int8, calibration = entry[K.onnx_int8], entry[K.onnx_int8][K.calibration]
+            lines.append(f"- ONNX int8 (static QDQ): `{int8[K.file]}`, {int8[K.size] / 1e6:.2f} MB, sha256 "
+                         f"`{int8[K.sha256]}`; calibrated on {calibration[K.faces]} faces of "
+                         f"`{calibration[K.root_dir]}`")
         arch = ", ".join(f"{k}={v}" for k, v in entry[K.architecture].items())
         lines += [f"- architecture: {arch}", f"- trained at {entry[K.img_size]} px; audio: {entry[K.audio]}",
                   f"- training: {train[K.iterations]} iterations ({train[K.epochs]} epochs), batch "
@@ -180,7 +192,7 @@ def summary(card: dict[str, Any], out: Path) -> list[str]:
     """What ``export.py`` prints: each model's files and sizes, then how to use the folder."""
     K, lines = CardKeys, []
     for entry in card[K.models].values():
-        files = [entry] + ([entry[K.onnx]] if entry.get(K.onnx) else [])
+        files = [entry] + [entry[k] for k in (K.onnx, K.onnx_int8) if entry.get(k)]
         sizes = ", ".join(f"{f[K.file]} {f[K.size] / 1e6:.2f} MB" for f in files)
         source = entry[K.source_checkpoint]
         lines.append(f"{entry[K.title]}: {sizes}, from {source[K.file]} ({source[K.size] / 1e6:.1f} MB, "

@@ -7,6 +7,9 @@
   generator with its audio encoder, under ``audio_encoder.``);
 - with ``onnx=True``, ``segmentation.onnx`` and ``reconstruction.onnx`` (dynamic batch, the
   trained side); audio-conditioned generators are refused;
+- with ``int8=ROOT`` as well, ``segmentation.int8.onnx`` and ``reconstruction.int8.onnx``: the
+  same graphs statically quantised to int8 (QDQ), calibrated on ROOT's face crops
+  (``modelfiles.quantize``);
 - ``model_card.json`` and ``model_card.md`` (``modelfiles.card``): per model the architecture,
   trained size, stage, audio mode, training data and budget, validation metrics from the run,
   the config, the sha256 of each file, and a note on the training data's licence.
@@ -31,6 +34,7 @@ from torch import nn
 
 from configs import Config
 from core.files import atomic_path
+from datasets.layout import Sample
 from modelfiles.card import (
     CARD,
     CARD_FORMAT,
@@ -43,6 +47,7 @@ from modelfiles.card import (
 )
 from modelfiles.checkpoint import Checkpoint, CheckpointKeys
 from modelfiles.load import LoadedModel, load_model
+from modelfiles.quantize import calibration_feeds, calibration_samples, quantize
 from models import AUDIO_ENCODER
 from stages import RECONSTRUCTION, SEGMENTATION, Stage
 
@@ -112,6 +117,25 @@ def write_onnx(path: Path, loaded: LoadedModel, stage: Stage, side: int) -> dict
             K.outputs: {n: shapes[n] for n in names[1]},
             K.values: "inputs in [0,1] (mask in {0,1}); "
                       + ("logits: apply a sigmoid" if stage is SEGMENTATION else "face: clamp to [0,1]")}
+
+
+def calibration(root: Path) -> list[Sample]:
+    """The calibration faces of ``root``, or ``ExportError`` (one line) when it has none."""
+    try:
+        return calibration_samples(root)
+    except ValueError as err:  # DatasetError included
+        raise ExportError(f"--calibrate {root}: {err}") from None
+
+
+def write_onnx_int8(path: Path, fp32: Path, stage: Stage, side: int, root: Path) -> dict[str, Any]:
+    """The int8 QDQ copy of the exported ONNX file ``fp32``, calibrated on ``root``'s faces
+    at ``side``; its card entry."""
+    K = CardKeys
+    samples = calibration(root)
+    inputs = ["image"] if stage is SEGMENTATION else ["image", "mask"]
+    with atomic_path(path) as tmp:
+        quantize(fp32, Path(tmp), calibration_feeds(samples, side, inputs))
+    return {**file_entry(path), K.calibration: {K.root_dir: str(root), K.faces: len(samples)}}
 
 
 def _validation(checkpoint: Path, stage: Stage, iteration: int | None) -> dict[str, Any]:
@@ -191,16 +215,21 @@ def check_out_folder(out: Path, overwrite: bool) -> None:
 
 
 def export(segm_checkpoint: Path, recon_checkpoint: Path, out: Path, onnx: bool = False,
-           cfg: Config | None = None, half: bool = False) -> dict[str, Any]:
+           cfg: Config | None = None, half: bool = False, int8: Path | None = None) -> dict[str, Any]:
     """Write the exported folder ``out`` (see the module's docstring); returns the card.
-    ``half``: the safetensors files in float16 (the ONNX files stay float32)."""
+    ``half``: the safetensors files in float16 (the ONNX files stay float32). ``int8``: a
+    prepared root whose face crops calibrate int8 copies of the ONNX files (needs ``onnx``)."""
     K = CardKeys
     cfg = cfg or Config.from_dict({"task": "predict"})
+    if int8 is not None and not onnx:
+        raise ExportError("int8 quantises the ONNX files: export with --onnx too")
     loaded = {SEGMENTATION: load_model(cfg, SEGMENTATION, Path(segm_checkpoint)),
               RECONSTRUCTION: load_model(cfg, RECONSTRUCTION, Path(recon_checkpoint))}
     if onnx:  # refused before anything is written
         for model in loaded.values():
             check_onnx_exportable(model)
+    if int8 is not None:
+        calibration(int8)
     out.mkdir(parents=True, exist_ok=True)
     models: dict[str, Any] = {}
     for stage, model in loaded.items():
@@ -208,8 +237,12 @@ def export(segm_checkpoint: Path, recon_checkpoint: Path, out: Path, onnx: bool 
         write_safetensors(weights, model, stage, half)
         entry = model_entry(model, stage, weights, half)
         if onnx:
-            entry[K.onnx] = write_onnx(out / f"{FILE_NAMES[stage.name]}.onnx", model, stage,
-                                       int(entry[K.img_size] or cfg.img_size))
+            side = int(entry[K.img_size] or cfg.img_size)
+            fp32 = out / f"{FILE_NAMES[stage.name]}.onnx"
+            entry[K.onnx] = write_onnx(fp32, model, stage, side)
+            if int8 is not None:
+                entry[K.onnx_int8] = write_onnx_int8(out / f"{FILE_NAMES[stage.name]}.int8.onnx", fp32,
+                                                     stage, side, Path(int8))
         models[stage.name] = entry
     root = models[RECONSTRUCTION.name][K.training][K.data][K.root_dir]
     card = {K.format: CARD_FORMAT, K.format_version: CARD_VERSION, K.name: out.name,

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from configs import Config
-from modelfiles.card import ENCODER_PREFIX, CardKeys, ExportError, is_exported, locate
+from modelfiles.card import ENCODER_PREFIX, CardKeys, ExportError, is_exported, locate, read_card
 from modelfiles.checkpoint import Checkpoint, CheckpointError, find_latest, load_weights
 from modelfiles.onnx import OnnxNetwork
 from models import AUDIO_ENCODER, AudioEncoder, build_model
@@ -43,8 +43,12 @@ class LoadedModel:
         """The generator's audio conditioning (``none`` for segmenters and ONNX networks)."""
         return getattr(self.model, "audio", "none")
 
-    def img_size(self, cfg: Config) -> int:
-        """The side to run at: ``img_size`` when set, else the trained size (else the default)."""
+    def img_size(self, cfg: Config, key: str = "img_size") -> int:
+        """The side to run at: the config's ``key`` when set (``segm_size`` for a segmenter, which
+        may run at a lower side than the generator), else ``img_size`` when set, else the trained
+        size (else the default)."""
+        if key != "img_size" and getattr(cfg, key) is not None:
+            return getattr(cfg, key)
         if cfg.is_set("img_size") or self.trained_img_size is None:
             return cfg.img_size
         return self.trained_img_size
@@ -84,7 +88,7 @@ def load_model(cfg: Config, stage: Stage, path: Path | None = None) -> LoadedMod
     """
     path = path or resolve_path(cfg, stage)
     if cfg.backend == "onnxruntime":
-        return _load_onnx(stage, path)
+        return _load_onnx(stage, path, cfg.onnx_precision)
     if is_exported(path):
         return _load_exported(stage, path)
     return _load_checkpoint(cfg, stage, path)
@@ -167,11 +171,24 @@ def _load_exported(stage: Stage, path: Path) -> LoadedModel:
                        _int(entry.get(K.img_size)), encoder)
 
 
-def _load_onnx(stage: Stage, path: Path) -> LoadedModel:
-    """``stage``'s ONNX network from an exported folder (sha256 checked), for onnxruntime."""
+def onnx_kind(path: Path, precision: str) -> str:
+    """Which ONNX file of an export to run: an ``.onnx`` file named is what it is (``NAME.int8.onnx``
+    the int8 one); for a folder, ``precision`` (``auto``: int8 where the card lists it)."""
+    K = CardKeys
+    if path.suffix == ".onnx":
+        return K.onnx_int8 if path.name.endswith(".int8.onnx") else K.onnx
+    if precision == "auto":
+        entries = read_card(path if path.is_dir() else path.parent)[K.models].values()
+        precision = "int8" if all(isinstance(e, dict) and e.get(K.onnx_int8) for e in entries) else "fp32"
+    return K.onnx_int8 if precision == "int8" else K.onnx
+
+
+def _load_onnx(stage: Stage, path: Path, precision: str = "auto") -> LoadedModel:
+    """``stage``'s ONNX network from an exported folder (sha256 checked), for onnxruntime:
+    float32, or int8 (``onnx_kind``)."""
     if not is_exported(path):
         raise ExportError(f"backend=onnxruntime runs exported models, and {path} is a training checkpoint: "
                           "export it with 'python3 export.py --onnx ...' and pass the folder")
-    file, entry = locate(path, stage, "onnx")
+    file, entry = locate(path, stage, onnx_kind(Path(path), precision))
     network = OnnxNetwork(file, torch.get_num_threads())
     return LoadedModel(network, file, None, _int(entry.get(CardKeys.img_size)))

@@ -1,10 +1,11 @@
-"""The U-Net both stages are built on, in two topologies.
+"""The U-Net both stages are built on, in three topologies.
 
 ``arch="unet"`` (default): each encoder level halves the resolution (max-pool) and each
 decoder level doubles it back (bilinear), so the bottleneck at 1/2**depth sees the whole
 face. ``arch="flat"``: the published topology, the same channel plan with every level at
 full resolution (no pooling). It costs about 62x more at 512 px and is kept only for
-comparison.
+comparison. ``arch="light"``: the U-Net's resolutions with each level's two 3x3 convolutions
+replaced by one inverted residual (``models.light``), for real-time video on a CPU.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.blocks import ConvBlock, DilatedBottleneck, SqueezeExcitation
+from models.light import LightBlock, LightDilatedBottleneck
 
-ARCHS = ("unet", "flat")
+ARCHS = ("unet", "flat", "light")
 
 
 class UNet(nn.Module):
@@ -42,18 +44,20 @@ class UNet(nn.Module):
         widths = [base_channels * 2**i for i in range(depth)]
         self.encoders = nn.ModuleList()
         prev = in_channels
+        level, dilated = ((LightBlock, LightDilatedBottleneck) if arch == "light"
+                          else (ConvBlock, DilatedBottleneck))
         for i, width in enumerate(widths):
-            block = ConvBlock(prev, width)
+            block = level(prev, width)
             self.encoders.append(nn.Sequential(block, SqueezeExcitation(width)) if i < se_levels else block)
             prev = width
         # As in the original U-Net the bottleneck doubles the width once more: it is cheap at
         # 1/2**depth resolution and is where the whole face is in view.
         bottom = 2 * widths[-1]
-        self.bottleneck = (DilatedBottleneck(widths[-1], bottom, dilations) if dilations
-                           else ConvBlock(widths[-1], bottom))
+        self.bottleneck = (dilated(widths[-1], bottom, dilations) if dilations
+                           else level(widths[-1], bottom))
         self.bottleneck_channels = bottom
         self.decoders = nn.ModuleList(
-            ConvBlock((bottom if i == depth - 1 else widths[i + 1]) + widths[i], widths[i])
+            level((bottom if i == depth - 1 else widths[i + 1]) + widths[i], widths[i])
             for i in range(depth)
         )
         self.head = nn.Conv2d(widths[0], out_channels, 1)
@@ -61,14 +65,14 @@ class UNet(nn.Module):
     @property
     def multiple(self) -> int:
         """Input sides are padded to a multiple of this."""
-        return 2**self.depth if self.arch == "unet" else 1
+        return 1 if self.arch == "flat" else 2**self.depth
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         skips = []
         for encoder in self.encoders:
             x = encoder(x)
             skips.append(x)
-            if self.arch == "unet":
+            if self.arch != "flat":
                 x = F.max_pool2d(x, 2)
         return x, skips
 
