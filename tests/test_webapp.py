@@ -160,9 +160,9 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
         with pytest.raises(USER_ERRORS, match=re.escape(says)):
             app.open(tmp_path / name, tmp_path / "session", 0.5, 3)
     assert rss_mb(os.getpid()) - before < 100
-    import webapp.page
+    import webapp.handlers
 
-    monkeypatch.setattr(webapp.page, "MAX_UPLOAD_MB", 0.001)
+    monkeypatch.setattr(webapp.handlers, "MAX_UPLOAD_MB", 0.001)
     big = tmp_path / "big.png"
     write_image(big, np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
     with pytest.raises(USER_ERRORS, match="larger than"):
@@ -170,7 +170,7 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
 
 
 def test_an_error_names_the_upload_not_where_the_page_keeps_it(tmp_path):
-    from webapp.page import failed
+    from webapp.handlers import failed
 
     kept = tmp_path / "gradio" / "54d6" / "truncated.jpg"
     line = failed(ImageReadError(f"{kept}: truncated JPEG (no end-of-image marker)"), kept)
