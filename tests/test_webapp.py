@@ -196,6 +196,66 @@ def test_a_session_folder_goes_when_the_session_ends(app):
     assert not app.workspace.root.exists()
 
 
+def test_a_mask_of_ones_own_replaces_the_segmenters(app, photo, tmp_path):
+    calls = []
+    app.rec.segmenter.register_forward_hook(lambda *_: calls.append(1))
+    given = np.zeros(photo["masked"].shape[:2], bool)
+    given[150:210, 60:140] = True
+    write_image(tmp_path / "mine.png", given.astype(np.uint8) * 255)
+    opened = app.open(photo["path"], tmp_path, 0.5, 3, mask=tmp_path / "mine.png")
+    assert not calls, "with a mask given the segmenter is not run"
+    assert "your mask" in opened.message and np.array_equal(opened.state.mask, given)
+    ours, _, mask_path = app.reconstruct(opened.state, tmp_path)
+    (theirs,) = app.rec([photo["masked"]], masks=[given])  # what infer.py --masks runs
+    assert np.array_equal(ours, theirs.image) and np.array_equal(load_mask(mask_path), given)
+    write_image(tmp_path / "wide.png", np.full((40, 200), 255, np.uint8))
+    with pytest.raises(USER_ERRORS, match="does not match") as err:
+        app.open(photo["path"], tmp_path, 0.5, 3, mask=tmp_path / "wide.png")
+    assert "\n" not in str(err.value)
+
+
+def test_undo_takes_back_a_stroke_and_redo_puts_it_back(app, photo, tmp_path):
+    opened = app.open(photo["path"], tmp_path, 0.5, 3)
+    state, found = opened.state, opened.state.mask.copy()
+    ys, xs = np.nonzero(found)
+    app.brush(state, float(xs.mean()), float(ys.mean()), 12, False, 0.5, 3)
+    erased = state.mask.copy()
+    assert erased.sum() < found.sum()
+    app.undo(state, 0.5, 3)
+    assert np.array_equal(state.mask, found) and not state.strokes
+    app.undo(state, 0.5, 3)  # nothing left to undo: no change
+    assert np.array_equal(state.mask, found)
+    app.redo(state, 0.5, 3)
+    assert np.array_equal(state.mask, erased)
+    app.undo(state, 0.5, 3)
+    app.brush(state, 10, 10, 5, True, 0.5, 3)  # a new stroke: the undone one cannot come back
+    app.redo(state, 0.5, 3)
+    assert len(state.strokes) == 1 and state.mask[10, 10]
+    assert state.mask[found].all(), "the erasure undone stays undone"
+
+
+def test_several_photos_make_a_gallery_and_one_zip(app, photo, tmp_path):
+    import zipfile
+
+    from webapp.batches import run_batch
+
+    second = tmp_path / "astronaut_masked.png"  # the same name as the first: both kept
+    write_image(second, masked_astronaut(200, "cloth", 1)["masked"])
+    (tmp_path / "notes.txt").write_text("not a photo")
+    done = run_batch(app, [photo["path"], second, tmp_path / "notes.txt"], tmp_path / "session", 0.5, 3)
+    assert done.message.startswith("2 of 3 photo(s) reconstructed")
+    assert "**error:** notes.txt: not a photo" in done.message
+    assert [caption for _, caption in done.gallery] == ["astronaut_masked.png"] * 2
+    with zipfile.ZipFile(done.archive) as zipped:
+        assert sorted(zipped.namelist()) == [f"astronaut_masked{k}_{kind}.png" for k in ("_2", "")
+                                             for kind in ("mask", "reconstructed")]
+        zipped.extractall(tmp_path / "unzipped")
+    for name, path in (("astronaut_masked", photo["path"]), ("astronaut_masked_2", second)):
+        alone = app.unmask(path, 0.5, 3)
+        assert np.array_equal(load_image(tmp_path / "unzipped" / f"{name}_reconstructed.png"), alone.image)
+        assert np.array_equal(load_mask(tmp_path / "unzipped" / f"{name}_mask.png"), alone.mask)
+
+
 # -- in the browser ---------------------------------------------------------------------------
 
 

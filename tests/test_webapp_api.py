@@ -77,7 +77,7 @@ def test_unmask_with_a_given_mask_paints_there_and_returns_it(client, tmp_path):
     given = np.zeros((256, 256), bool)
     given[150:210, 60:140] = True  # not the mask the segmenter would find: a patch of its own
     write_image(tmp_path / "mine.png", given.astype(np.uint8) * 255)
-    result, mask, _ = unmask(client, photo["path"], tmp_path / "mine.png")
+    result, mask, _ = unmask(client, photo["path"], tmp_path / "mine.png", None, None)  # as docs/app.md
     assert np.array_equal(mask, given), "the mask returned is the one given"
     masked = photo["masked"]
     assert np.array_equal(result[~given], masked[~given]), "outside the given mask the photo is untouched"
