@@ -388,6 +388,48 @@ def test_the_page_reconstructs_an_upload_and_uses_the_brush(server, browser, pho
     after = load_image(download(page, "#download-image", tmp_path / "result_erased.png"))
     assert np.array_equal(after[~erased], masked[~erased])
 
+    # Undo takes the stroke back: the mask used is the segmenter's again.
+    drawn = picture.get_attribute("src")
+    page.click("#undo")
+    expect(picture).not_to_have_attribute("src", drawn, timeout=60_000)
+    reconstruct(page, strokes=0)
+    undone = load_mask(download(page, "#download-mask", tmp_path / "mask_undone.png"))
+    assert np.array_equal(undone, mask), "after undo the mask is the one before the stroke"
+
+    # Zoom draws the photo twice as wide, in a box that scrolls.
+    width = picture.evaluate("e => e.getBoundingClientRect().width")
+    page.fill("#zoom input[type=number]", "200")
+    page.press("#zoom input[type=number]", "Enter")
+    wider = "w => document.querySelector('#marked img').getBoundingClientRect().width > 1.8 * w"
+    page.wait_for_function(wider, arg=width, timeout=30_000)
+    assert picture.evaluate("e => getComputedStyle(e.parentElement).overflow") == "auto"
+
+    page.close()
+
+
+def test_two_photos_dropped_at_once_come_back_as_a_gallery_and_a_zip(server, browser, photo, tmp_path):
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    page = browser.new_page(accept_downloads=True)
+    page.goto(server["url"])
+    page.wait_for_selector("#batch-upload input[type=file]", state="attached")
+    second = tmp_path / "second.png"
+    write_image(second, masked_astronaut(200, "cloth", 1)["masked"])
+    page.set_input_files("#batch-upload input[type=file]", [str(photo["path"]), str(second)])
+    expect(page.locator("#batch-status")).to_contain_text("2 of 2 photo(s) reconstructed", timeout=120_000)
+    expect(page.locator("#gallery img")).to_have_count(2, timeout=60_000)
+    archive = download(page, "#batch-zip", tmp_path / "all.zip")
+    with zipfile.ZipFile(archive) as zipped:
+        names = sorted(zipped.namelist())
+        zipped.extractall(tmp_path / "unzipped")
+    assert names == [f"{stem}_{kind}.png" for stem in ("astronaut_masked", "second")
+                     for kind in ("mask", "reconstructed")]
+    result = load_image(tmp_path / "unzipped" / "second_reconstructed.png")
+    mask = load_mask(tmp_path / "unzipped" / "second_mask.png")
+    original = load_image(second)
+    assert mask.any() and np.array_equal(result[~mask], original[~mask])
     page.close()
 
 

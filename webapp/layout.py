@@ -9,15 +9,20 @@ from webapp.handlers import MAX_UPLOAD_MB, App
 
 ZOOMS = (100, 400)  # per cent of the view's width the marked photo is drawn at
 
-# The marked photo is drawn at the zoom's share of its box's width and the box scrolls, so a
-# photo larger than the view can be brushed pixel by pixel (Gradio reports clicks in the
-# photo's own pixels whatever size it is drawn at).
+# The marked photo is drawn at the zoom times the width it has at 100% (its own width, or the
+# box's when narrower) inside a wrapper held to the box's size that scrolls, so a photo larger
+# than the view can be brushed pixel by pixel (Gradio reports clicks in the photo's own pixels
+# whatever size it is drawn at).
 ZOOM_JS = """(zoom) => {
-  const img = document.querySelector('#marked img');
-  if (img) {
-    img.style.width = zoom + '%'; img.style.maxWidth = 'none'; img.style.maxHeight = 'none';
-    img.style.height = 'auto'; img.style.objectFit = 'fill';
-    img.parentElement.style.overflow = 'auto';
+  const box = document.querySelector('#marked');
+  const img = box && box.querySelector('img');
+  if (img && img.naturalWidth) {
+    const wrap = img.parentElement;
+    wrap.style.overflow = 'auto'; wrap.style.maxWidth = box.clientWidth + 'px'; wrap.style.maxHeight = '80vh';
+    const base = Math.min(img.naturalWidth, box.clientWidth);
+    img.style.maxWidth = 'none'; img.style.maxHeight = 'none'; img.style.objectFit = 'fill';
+    const width = (base * zoom / 100) + 'px';  // fixed, not shrunk by Gradio's flex box
+    img.style.width = width; img.style.minWidth = width; img.style.flex = 'none'; img.style.height = 'auto';
   }
   return zoom;
 }"""
