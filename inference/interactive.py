@@ -4,7 +4,9 @@
 ``PhotoSession(reconstructor, image)`` finds the faces and runs the segmenter once; then
 ``mask(threshold, dilation)`` cleans its probabilities again (cheap), ``paint`` adds to or
 erases from a mask with a round brush (no model), and ``reconstruct(mask, threshold,
-dilation)`` runs the generator on the mask as it stands. The steps are the pipeline's own
+dilation)`` runs the generator on the mask as it stands. A mask the person gave
+(``PhotoSession(reconstructor, image, given)``) takes the segmenter's place, as ``infer.py
+--masks`` does: the segmenter is not run. The steps are the pipeline's own
 (``MaskReconstructor``): the generator sees the model-side mask ``infer.py`` would, changed only
 where the brush changed the photo's mask, and the seam is feathered as ``infer.py`` feathers
 it, so an unedited mask gives ``infer.py``'s pixels.
@@ -25,13 +27,14 @@ from inference.pipeline import MaskReconstructor
 class PhotoSession:
     """One photo being worked on: its faces, their cuts and the segmenter's probabilities, kept."""
 
-    def __init__(self, reconstructor: MaskReconstructor, image: np.ndarray) -> None:
-        self.rec, self.image = reconstructor, image
+    def __init__(self, reconstructor: MaskReconstructor, image: np.ndarray,
+                 given: np.ndarray | None = None) -> None:
+        self.rec, self.image, self.given = reconstructor, image, given  # given: (H,W) bool or None
         with torch.inference_mode():
             self.regions, self.faces_found = reconstructor.faces.regions(image)
             self.views = [(0, r) for r in self.regions]
             self.cuts = self.probabilities = None
-            if self.regions:
+            if self.regions and given is None:
                 self.cuts = reconstructor.prepare_views([image], self.views)
                 self.probabilities = reconstructor.view_probabilities([image], self.views, self.cuts)
 
@@ -53,7 +56,10 @@ class PhotoSession:
 
     def mask(self, threshold: float, dilate_kernel: int) -> np.ndarray:
         """``(H,W)`` bool: the predicted mask cleaned with these settings (the configured
-        erosion), kept inside each face's zone, at the photo's resolution."""
+        erosion), kept inside each face's zone, at the photo's resolution; the given mask as
+        it is, whatever the settings."""
+        if self.given is not None:
+            return self.given.copy()
         if self.probabilities is None:
             return np.zeros(self.image.shape[:2], bool)
         return self._full(self._view_masks(threshold, dilate_kernel))
@@ -61,7 +67,13 @@ class PhotoSession:
     def reconstruct(self, mask: np.ndarray, threshold: float, dilate_kernel: int) -> Reconstruction:
         """The generator on ``mask`` (``(H,W)`` bool), the mask ``mask(threshold, dilate_kernel)``
         gave, perhaps brushed; outside it the photo's own pixels. The seam is feathered for
-        that dilation. With no face found the whole photo is one region."""
+        that dilation. With no face found the whole photo is one region. A given mask is
+        painted as ``infer.py --masks`` paints it (the configured feather)."""
+        if self.given is not None:
+            regions = self.regions or [Region.whole(self.image)]
+            (result,) = self.rec([self.image], masks=[mask], regions=[regions])
+            result.faces_found = self.faces_found
+            return result
         feather = self.rec.settings.feather_for(dilate_kernel)
         if self.probabilities is None:
             (result,) = self.rec([self.image], masks=[mask], regions=[[Region.whole(self.image)]],

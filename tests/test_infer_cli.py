@@ -180,6 +180,18 @@ def test_an_image_bomb_is_refused_from_its_header(assets, tmp_path, capsys):
         load_image(png_bomb(tmp_path / "small.png", 64, 64), max_pixels=10_000)
 
 
+def test_an_image_bomb_as_the_whole_input_is_refused_in_one_line(assets, tmp_path, capsys):
+    """Given alone, the bomb is the whole input: infer_jpgs.py stops with one ``error:`` line
+    (exit status 2) naming max_pixels, having decoded nothing and written nothing."""
+    bomb = png_bomb(tmp_path / "bomb.png", 60000, 60000)
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(infer_jpgs, ["--input", str(bomb), *common(assets, out)], capsys)
+    assert code == 2
+    assert err.splitlines() == [f"error: {bomb}: 60000x60000 is 3600 megapixels, more than "
+                                "max_pixels=100000000 (raise max_pixels to read it)"], err
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_single_non_square_image_full_resolution(assets, tmp_path, capsys):
     """Processed at 32x32, written at 97x150; outside the predicted mask every byte is the input's."""
     h, w = 97, 150

@@ -160,9 +160,9 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
         with pytest.raises(USER_ERRORS, match=re.escape(says)):
             app.open(tmp_path / name, tmp_path / "session", 0.5, 3)
     assert rss_mb(os.getpid()) - before < 100
-    import webapp.page
+    import webapp.handlers
 
-    monkeypatch.setattr(webapp.page, "MAX_UPLOAD_MB", 0.001)
+    monkeypatch.setattr(webapp.handlers, "MAX_UPLOAD_MB", 0.001)
     big = tmp_path / "big.png"
     write_image(big, np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
     with pytest.raises(USER_ERRORS, match="larger than"):
@@ -170,7 +170,7 @@ def test_bad_uploads_are_refused_in_one_line(app, tmp_path, monkeypatch):
 
 
 def test_an_error_names_the_upload_not_where_the_page_keeps_it(tmp_path):
-    from webapp.page import failed
+    from webapp.handlers import failed
 
     kept = tmp_path / "gradio" / "54d6" / "truncated.jpg"
     line = failed(ImageReadError(f"{kept}: truncated JPEG (no end-of-image marker)"), kept)
@@ -194,6 +194,66 @@ def test_a_session_folder_goes_when_the_session_ends(app):
     assert not folder.exists()
     app.workspace.remove()
     assert not app.workspace.root.exists()
+
+
+def test_a_mask_of_ones_own_replaces_the_segmenters(app, photo, tmp_path):
+    calls = []
+    app.rec.segmenter.register_forward_hook(lambda *_: calls.append(1))
+    given = np.zeros(photo["masked"].shape[:2], bool)
+    given[150:210, 60:140] = True
+    write_image(tmp_path / "mine.png", given.astype(np.uint8) * 255)
+    opened = app.open(photo["path"], tmp_path, 0.5, 3, mask=tmp_path / "mine.png")
+    assert not calls, "with a mask given the segmenter is not run"
+    assert "your mask" in opened.message and np.array_equal(opened.state.mask, given)
+    ours, _, mask_path = app.reconstruct(opened.state, tmp_path)
+    (theirs,) = app.rec([photo["masked"]], masks=[given])  # what infer.py --masks runs
+    assert np.array_equal(ours, theirs.image) and np.array_equal(load_mask(mask_path), given)
+    write_image(tmp_path / "wide.png", np.full((40, 200), 255, np.uint8))
+    with pytest.raises(USER_ERRORS, match="does not match") as err:
+        app.open(photo["path"], tmp_path, 0.5, 3, mask=tmp_path / "wide.png")
+    assert "\n" not in str(err.value)
+
+
+def test_undo_takes_back_a_stroke_and_redo_puts_it_back(app, photo, tmp_path):
+    opened = app.open(photo["path"], tmp_path, 0.5, 3)
+    state, found = opened.state, opened.state.mask.copy()
+    ys, xs = np.nonzero(found)
+    app.brush(state, float(xs.mean()), float(ys.mean()), 12, False, 0.5, 3)
+    erased = state.mask.copy()
+    assert erased.sum() < found.sum()
+    app.undo(state, 0.5, 3)
+    assert np.array_equal(state.mask, found) and not state.strokes
+    app.undo(state, 0.5, 3)  # nothing left to undo: no change
+    assert np.array_equal(state.mask, found)
+    app.redo(state, 0.5, 3)
+    assert np.array_equal(state.mask, erased)
+    app.undo(state, 0.5, 3)
+    app.brush(state, 10, 10, 5, True, 0.5, 3)  # a new stroke: the undone one cannot come back
+    app.redo(state, 0.5, 3)
+    assert len(state.strokes) == 1 and state.mask[10, 10]
+    assert state.mask[found].all(), "the erasure undone stays undone"
+
+
+def test_several_photos_make_a_gallery_and_one_zip(app, photo, tmp_path):
+    import zipfile
+
+    from webapp.batches import run_batch
+
+    second = tmp_path / "astronaut_masked.png"  # the same name as the first: both kept
+    write_image(second, masked_astronaut(200, "cloth", 1)["masked"])
+    (tmp_path / "notes.txt").write_text("not a photo")
+    done = run_batch(app, [photo["path"], second, tmp_path / "notes.txt"], tmp_path / "session", 0.5, 3)
+    assert done.message.startswith("2 of 3 photo(s) reconstructed")
+    assert "**error:** notes.txt: not a photo" in done.message
+    assert [caption for _, caption in done.gallery] == ["astronaut_masked.png"] * 2
+    with zipfile.ZipFile(done.archive) as zipped:
+        assert sorted(zipped.namelist()) == [f"astronaut_masked{k}_{kind}.png" for k in ("_2", "")
+                                             for kind in ("mask", "reconstructed")]
+        zipped.extractall(tmp_path / "unzipped")
+    for name, path in (("astronaut_masked", photo["path"]), ("astronaut_masked_2", second)):
+        alone = app.unmask(path, 0.5, 3)
+        assert np.array_equal(load_image(tmp_path / "unzipped" / f"{name}_reconstructed.png"), alone.image)
+        assert np.array_equal(load_mask(tmp_path / "unzipped" / f"{name}_mask.png"), alone.mask)
 
 
 # -- in the browser ---------------------------------------------------------------------------
@@ -328,6 +388,48 @@ def test_the_page_reconstructs_an_upload_and_uses_the_brush(server, browser, pho
     after = load_image(download(page, "#download-image", tmp_path / "result_erased.png"))
     assert np.array_equal(after[~erased], masked[~erased])
 
+    # Undo takes the stroke back: the mask used is the segmenter's again.
+    drawn = picture.get_attribute("src")
+    page.click("#undo")
+    expect(picture).not_to_have_attribute("src", drawn, timeout=60_000)
+    reconstruct(page, strokes=0)
+    undone = load_mask(download(page, "#download-mask", tmp_path / "mask_undone.png"))
+    assert np.array_equal(undone, mask), "after undo the mask is the one before the stroke"
+
+    # Zoom draws the photo twice as wide, in a box that scrolls.
+    width = picture.evaluate("e => e.getBoundingClientRect().width")
+    page.fill("#zoom input[type=number]", "200")
+    page.press("#zoom input[type=number]", "Enter")
+    wider = "w => document.querySelector('#marked img').getBoundingClientRect().width > 1.8 * w"
+    page.wait_for_function(wider, arg=width, timeout=30_000)
+    assert picture.evaluate("e => getComputedStyle(e.parentElement).overflow") == "auto"
+
+    page.close()
+
+
+def test_two_photos_dropped_at_once_come_back_as_a_gallery_and_a_zip(server, browser, photo, tmp_path):
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    page = browser.new_page(accept_downloads=True)
+    page.goto(server["url"])
+    page.wait_for_selector("#batch-upload input[type=file]", state="attached")
+    second = tmp_path / "second.png"
+    write_image(second, masked_astronaut(200, "cloth", 1)["masked"])
+    page.set_input_files("#batch-upload input[type=file]", [str(photo["path"]), str(second)])
+    expect(page.locator("#batch-status")).to_contain_text("2 of 2 photo(s) reconstructed", timeout=120_000)
+    expect(page.locator("#gallery img")).to_have_count(2, timeout=60_000)
+    archive = download(page, "#batch-zip", tmp_path / "all.zip")
+    with zipfile.ZipFile(archive) as zipped:
+        names = sorted(zipped.namelist())
+        zipped.extractall(tmp_path / "unzipped")
+    assert names == [f"{stem}_{kind}.png" for stem in ("astronaut_masked", "second")
+                     for kind in ("mask", "reconstructed")]
+    result = load_image(tmp_path / "unzipped" / "second_reconstructed.png")
+    mask = load_mask(tmp_path / "unzipped" / "second_mask.png")
+    original = load_image(second)
+    assert mask.any() and np.array_equal(result[~mask], original[~mask])
     page.close()
 
 
