@@ -13,9 +13,6 @@ import io
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -24,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_webapp import free_port, rss_mb
+from helpers_webapp import rss_mb, start_app, stop_app
 from webapp_models import train_tiny_models
 
 from configs import Config
@@ -266,26 +263,10 @@ def server(weights, tmp_path_factory):
     if CHROMIUM is None:
         pytest.skip("no Chromium found (Debian: apt-get install chromium); the browser tests need it")
     pytest.importorskip("playwright.sync_api", reason="playwright's Python client is not installed")
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
     before = set(os.listdir(tempfile.gettempdir()))
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port), "--segm-weights",
-                                 str(weights[0]), "--recon-weights", str(weights[1]), "dilate_kernel=3"],
-                                cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=ONE_THREAD_ENV)
-    deadline = time.monotonic() + 120
-    while "serving on" not in log.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the app did not start:\n{log.read_text()[-2000:]}")
-        time.sleep(0.5)
-    text = log.read_text()
-    workspace = Path(re.search(r"temporary files in (\S+);", text).group(1))
-    yield {"url": f"http://127.0.0.1:{port}/", "proc": proc, "workspace": workspace, "log": log,
-           "loaded": text.splitlines()[0]}
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
-    assert not workspace.exists(), "stopping the app deletes its temporary folder"
+    server = start_app(weights, tmp_path_factory.mktemp("app"))
+    yield {**server, "loaded": server["log"].read_text().splitlines()[0]}
+    stop_app(server)
     left = {n for n in set(os.listdir(tempfile.gettempdir())) - before
             if not n.startswith(("pytest-", "playwright"))}
     assert not {n for n in left if "gradio" in n or "facemask" in n}, f"left behind: {left}"
