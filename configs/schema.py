@@ -158,13 +158,22 @@ KEYS: dict[str, Key] = {
                       "skipped before it is decoded (100 megapixels: 300 MB decoded)"),
     "detect_every": Key("int", 3, "video: search for faces every N-th frame (in between, the faces "
                         "found are followed, smoothed over time)"),
-    "temporal": Key("str", "off", "video: off: each frame reconstructed on its own; on: held steady "
-                    "from frame to frame (sub-pixel crops that move with the face, the mask's "
+    "temporal": Key("str", "on", "video: off: each frame reconstructed on its own; on: held steady "
+                    "from frame to frame (crops locked to the face's measured motion, the mask's "
                     "probabilities and the painted pixels carried over, reset at a cut)", ("off", "on")),
-    "temporal_mask_decay": Key("float", 0.5, "temporal=on: weight of a face's running mean of the "
+    "temporal_mask_decay": Key("float", 0.6, "temporal=on: weight of a face's running mean of the "
                                "mask probabilities against the new frame's (0: the new frame's only)"),
-    "temporal_paint_weight": Key("float", 0.5, "temporal=on: weight of the previous frame's painted "
+    "temporal_paint_weight": Key("float", 0.8, "temporal=on: weight of the previous frame's painted "
                                  "pixels against the generator's new ones (0: new only)"),
+    "temporal_paint_tolerance": Key("float", 20.0, "temporal=on: gray levels; where the new paint "
+                                    "differs from the previous by d, the weight falls as "
+                                    "exp(-(d/tolerance)^2), so a moving mouth is not held back"),
+    "temporal_detect_every": Key("int", 12, "temporal=on: search for faces every N-th frame (in "
+                                 "between, each face's crop follows its own measured motion; "
+                                 "detect_every applies with temporal=off)"),
+    "temporal_model_every": Key("int", 2, "temporal=on: run the models on a followed face every N-th "
+                                "frame (1: every frame); in between, its mask and painted face are "
+                                "carried over by its measured motion"),
     "temporal_cut": Key("float", 30.0, "temporal=on: mean change in gray levels between "
                         "consecutive frames (shrunk to 64 px wide) above which the shot changed: nothing "
                         "is carried over"),

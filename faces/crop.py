@@ -10,7 +10,7 @@ what it saw in training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -90,30 +90,60 @@ def square_pad(image: np.ndarray) -> np.ndarray:
     return np.pad(image, pads, mode="reflect")
 
 
+def _turn(angle: float) -> np.ndarray:
+    """``(2,2)``: a turn by ``angle`` radians in image coordinates (y down: clockwise on screen)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
 @dataclass(frozen=True)
 class Pose:
     """A followed face's crop at sub-pixel precision: the square of side ``side`` (input pixels)
-    centred at (``cx``, ``cy``), cut by an affine warp instead of whole-pixel slicing, so it
-    moves and scales smoothly with the face. ``track``: which followed face it is (a face
-    found anew, after a loss or a cut, gets a new number)."""
+    centred at (``cx``, ``cy``) and turned by ``angle`` radians with the face, cut by an affine
+    warp instead of whole-pixel slicing, so it moves, scales and turns smoothly with the face.
+    Coordinates are continuous (pixel ``x`` covers ``[x, x+1)``). ``track``: which followed face
+    it is (a face found anew, after a loss or a cut, gets a new number). ``carry``: ``(2,3)``,
+    where a point of the previous frame's crop of this face is in this one, in crop units
+    (``[0,1]`` across the crop), from the face's measured motion (None: where it was: the crop
+    moved as the face did)."""
 
     track: int
     cx: float
     cy: float
     side: float
+    angle: float = 0.0
+    carry: np.ndarray | None = field(default=None, compare=False)
+
+    def to_unit(self) -> np.ndarray:
+        """``(3,3)``: continuous input coordinates -> crop units ``[0,1]``."""
+        inverse = _turn(-self.angle) / self.side
+        out = np.eye(3)
+        out[:2, :2] = inverse
+        out[:2, 2] = 0.5 - inverse @ [self.cx, self.cy]
+        return out
 
     def matrix(self, size: int) -> np.ndarray:
         """``(2,3)`` float64: input pixel (x, y) -> pixel of the ``(size,size)`` cut, pixel centres
         at whole numbers (as ``cv2.resize`` places them)."""
-        s = size / self.side
-        left, top = self.cx - self.side / 2, self.cy - self.side / 2
-        return np.array([[s, 0.0, (0.5 - left) * s - 0.5], [0.0, s, (0.5 - top) * s - 0.5]])
+        return (_pixels(size) @ self.to_unit() @ _pixels(1, inverse=True))[:2]
+
+    def carry_matrix(self, size: int) -> np.ndarray | None:
+        """``carry`` in pixels of a ``(size,size)`` cut (None: where it was)."""
+        if self.carry is None:
+            return None
+        unit = np.vstack([self.carry, [0.0, 0.0, 1.0]])
+        return (_pixels(size) @ unit @ _pixels(size, inverse=True))[:2]
 
     def bounds(self) -> tuple[int, int, int, int]:
         """The whole-pixel box ``(x0, y0, x1, y1)`` holding the crop (a pixel of margin)."""
-        half = self.side / 2
+        half = self.side / 2 * (abs(np.cos(self.angle)) + abs(np.sin(self.angle)))
         return (int(np.floor(self.cx - half)) - 1, int(np.floor(self.cy - half)) - 1,
                 int(np.ceil(self.cx + half)) + 1, int(np.ceil(self.cy + half)) + 1)
+
+    def to_cut(self, points: np.ndarray, size: int) -> np.ndarray:
+        """``(N,2)`` input points -> points of the ``(size,size)`` cut (continuous, as ``Region.to_cut``)."""
+        unit = self.to_unit()
+        return (np.asarray(points, np.float64) @ unit[:2, :2].T + unit[:2, 2]) * size
 
     def cut(self, image: np.ndarray, size: int) -> np.ndarray:
         """The crop of ``image`` (``(H,W,3)`` uint8, or ``(H,W)`` float32) as ``(size,size[,3])``,
@@ -129,6 +159,14 @@ class Pose:
         m[:, 2] += m[:, :2] @ [x0 - pad, y0 - pad]
         return cv2.warpAffine(local, m, (size, size), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _pixels(size: int, inverse: bool = False) -> np.ndarray:
+    """``(3,3)``: continuous units (``[0,1]`` across, or input coordinates with ``size`` 1) ->
+    pixel indices of a ``(size,size)`` image, pixel centres at whole numbers (or back)."""
+    if inverse:
+        return np.array([[1 / size, 0, 0.5 / size], [0, 1 / size, 0.5 / size], [0, 0, 1.0]])
+    return np.array([[size, 0, -0.5], [0, size, -0.5], [0, 0, 1.0]])
 
 
 @dataclass(frozen=True)
@@ -178,8 +216,7 @@ class Region:
     def to_cut(self, points: np.ndarray, size: int) -> np.ndarray:
         """``(N,2)`` input pixels -> pixels of this region resized to ``size`` (``cut``)."""
         if self.pose is not None:
-            p = self.pose
-            return (np.asarray(points, np.float64) - [p.cx - p.side / 2, p.cy - p.side / 2]) * (size / p.side)
+            return self.pose.to_cut(points, size)
         return (np.asarray(points, np.float64) - [self.x0, self.y0]) * (size / self.width)
 
     def pixels(self, image: np.ndarray) -> np.ndarray:

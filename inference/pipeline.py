@@ -10,7 +10,7 @@ same way whether the mask was predicted or given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -92,7 +92,8 @@ class MaskReconstructor:
         """From now on the inputs are consecutive frames of one video: faces are followed and,
         with ``settings.temporal``, each frame is held steady with the ones before."""
         temporal = self.settings.temporal
-        self.faces.follow_video(subpixel=temporal is not None)
+        self.faces.follow_video(steady=temporal is not None,
+                                detect_every=None if temporal is None else temporal.detect_every)
         self.video = None if temporal is None else VideoState(temporal)
 
     def stop_following(self) -> None:
@@ -206,16 +207,19 @@ class MaskReconstructor:
             return results
         with self.timer("prepare"):
             x = self.prepare_views(images, views)
+        skip = None
         if masks is None:
             with self.timer("segmentation"):
-                prob = self.view_probabilities(images, views, x)
+                skip = None if video is None else video.carried_only(views)
+                prob = _on_some(skip, x, 1, lambda run: self.view_probabilities(
+                    images, views[run] if isinstance(run, slice) else [views[j] for j in run], x[run]))
                 if video is not None:
-                    prob = video.probabilities(views, prob)
+                    prob = video.probabilities(views, prob, skip)
                 small = self.view_masks(prob, [r for _, r in views])
         else:
             with self.timer("prepare"):
                 small = self.given_view_masks(masks, views)
-        self.paint(results, views, x, small, audio, masks, feather, video)
+        self.paint(results, views, x, small, audio, masks, feather, video, skip)
         return results
 
     def _check_audio(self, audio: torch.Tensor | None) -> None:
@@ -226,20 +230,23 @@ class MaskReconstructor:
     def paint(self, results: list[Reconstruction], views: Sequence[View], x: torch.Tensor,
               small: torch.Tensor, audio: torch.Tensor | None = None,
               masks: Sequence[np.ndarray] | None = None, feather: float | None = None,
-              video: VideoState | None = None) -> None:
+              video: VideoState | None = None, skip: Sequence[bool] | None = None) -> None:
         """Generate each view's face and paste it into ``results`` (in place; one per image).
 
         ``x``: the views' cuts ``(B,3,S,S)``; ``small``: their masks ``(B,1,S,S)`` {0,1}, what the
         generator paints; ``masks``: per image, the ``(H,W)`` bool mask pasted through (None:
         ``small`` resized up); ``feather`` as in ``__call__``; ``video``: blends each followed
-        face's new paint with what the frames before painted.
+        face's new paint with what the frames before painted; ``skip``: views the generator
+        skips, their paint carried over (``VideoState.carried_only``).
         """
         self._check_audio(audio)
         feather = self.settings.feather_for() if feather is None else feather
         with self.timer("generator"):
-            generated = self.generate(x, small, None if audio is None else audio[[i for i, _ in views]])
+            sounds = None if audio is None else audio[[i for i, _ in views]]
+            generated = _on_some(skip, x, 3, lambda run: self.generate(
+                x[run], small[run], None if sounds is None else sounds[run]))
             if video is not None:
-                generated = video.paint(views, generated, small)
+                generated = video.paint(views, generated, small, skip)
         with self.timer("paste"):
             fractions = small.flatten(1).mean(1).tolist()
             for (i, region), face, mask, fraction in zip(views, generated, small, fractions):
@@ -256,3 +263,17 @@ class MaskReconstructor:
                             else torch.from_numpy(limit)
                             for limit in limits])[:, None].to(masks.device)
         return masks * keep
+
+
+def _on_some(skip: Sequence[bool] | None, x: torch.Tensor, channels: int,
+             model: Callable[[list[int] | slice], torch.Tensor]) -> torch.Tensor:
+    """``model(run)`` on the views not in ``skip`` (None: all of them, ``run`` a slice), as one
+    batch -> ``(B,channels,S,S)`` like ``x``; the skipped views' rows are zeros (``VideoState``
+    fills them with what it carries)."""
+    if not skip or not any(skip):
+        return model(slice(None))
+    out = x.new_zeros((len(skip), channels, *x.shape[-2:]))
+    run = [j for j, carried in enumerate(skip) if not carried]
+    if run:
+        out[run] = model(run)
+    return out

@@ -19,27 +19,47 @@ class TemporalSettings:
             (in its crop's coordinates) against this frame's (0: this frame's alone).
         paint_weight: weight in [0,1) of the previous frame's painted pixels (in the crop's
             coordinates, where both frames' masks are) against the generator's new ones (0: new only).
+        paint_tolerance: gray levels (> 0): where the new paint differs from the previous by
+            ``d``, the weight is ``paint_weight * exp(-(d / paint_tolerance)^2)``, so real change
+            (a moving mouth) is not held back.
+        detect_every: search the frame for faces every N-th frame (``detect_every`` of the
+            config applies without temporal stabilisation): in between, each face's crop
+            follows its own measured motion, so searches are needed only for faces that come
+            into view and against slow drift.
+        model_every: run the models on a followed face every N-th frame (1: every frame); in
+            between, its mask and painted face are those of the frame before, carried by its
+            measured motion (``VideoState.carried_only``).
         cut: mean absolute change, in gray levels (0-255), between consecutive frames shrunk to
             64 px wide above which the shot is taken to have changed: every face is found anew
             and nothing is carried over.
-    The crop itself always moves at sub-pixel precision (``faces.crop.Pose``).
+    The crop itself always follows the face's measured motion at sub-pixel precision
+    (``faces.track.SteadyTrack``).
     """
 
-    mask_decay: float = 0.5
-    paint_weight: float = 0.5
+    mask_decay: float = 0.6
+    paint_weight: float = 0.8
+    paint_tolerance: float = 20.0
+    detect_every: int = 12
+    model_every: int = 2
     cut: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("mask_decay", "paint_weight"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"temporal_{name} must be in [0, 1), got {getattr(self, name)}")
+        for name in ("detect_every", "model_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"temporal_{name} must be at least 1, got {getattr(self, name)}")
+        if not self.paint_tolerance > 0:
+            raise ValueError(f"temporal_paint_tolerance must be > 0, got {self.paint_tolerance}")
 
     @classmethod
     def from_config(cls, cfg: Config) -> TemporalSettings | None:
         """None with ``temporal=off`` (each frame on its own)."""
         if cfg.temporal == "off":
             return None
-        return cls(cfg.temporal_mask_decay, cfg.temporal_paint_weight, cfg.temporal_cut)
+        return cls(cfg.temporal_mask_decay, cfg.temporal_paint_weight, cfg.temporal_paint_tolerance,
+                   cfg.temporal_detect_every, cfg.temporal_model_every, cfg.temporal_cut)
 
 
 @dataclass(frozen=True)
