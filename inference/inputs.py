@@ -29,9 +29,11 @@ from core.images import (
 from core.media import VideoError, VideoInfo, VideoReader, is_video_file
 from datasets.layout import (
     BINARY_SUFFIX,
+    FRAMES_CSV,
     MASKED_SUFFIX,
     index_by_stem,
     read_annotations,
+    read_frames_csv,
     resolve_annotations,
     strip_suffix,
 )
@@ -70,9 +72,12 @@ class _Entry:
 
 class Source:
     """An input: ``kind`` ("dataset", "folder", "image" or "video"), ``count`` (images, or
-    the estimated frames of a video; None if unknown) and the items, read on iteration."""
+    the estimated frames of a video; None if unknown) and the items, read on iteration.
+    ``consecutive``: the items are a video's frames in order (a video file, or a prepared
+    video dataset root, ordered by its ``frames.csv``): faces are followed from one to the next."""
 
     kind = ""
+    consecutive = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -110,6 +115,7 @@ class VideoSource(Source):
     """Frames of one video, named ``{stem}_{index:06d}`` (index from 0)."""
 
     kind = "video"
+    consecutive = True
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
@@ -169,6 +175,9 @@ def _dataset_entries(root: Path, cfg: Config) -> list[_Entry]:
     for stem, path in masked.items():
         name = strip_suffix(stem, MASKED_SUFFIX)
         entries.append(_Entry(name, path, clean.get(name), binary.get(name + BINARY_SUFFIX)))
+    if (root / FRAMES_CSV).is_file():  # a video's frames: in the order they were shown
+        times = dict(read_frames_csv(root / FRAMES_CSV))
+        entries.sort(key=lambda e: (e.name not in times, times.get(e.name, 0.0), e.name))
     return entries
 
 
@@ -198,7 +207,9 @@ def open_input(path: str | Path, cfg: Config) -> Source:
             entries = _dataset_entries(path, cfg)
             if not entries:
                 raise InputError(f"dataset {path} has no images in {cfg.masked_dir}/")
-            return FileSource(path, "dataset", entries, max_pixels=cfg.max_pixels)
+            source = FileSource(path, "dataset", entries, max_pixels=cfg.max_pixels)
+            source.consecutive = (path / FRAMES_CSV).is_file()
+            return source
         entries, skipped = _folder_entries(path)
         if not entries:
             extra = f" ({len(skipped)} other file(s) skipped)" if skipped else ""

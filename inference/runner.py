@@ -19,6 +19,7 @@ from tqdm import tqdm
 from configs import Config
 from core.images import ImageReadError
 from core.media import VideoError, VideoWriter
+from core.overlap import WriteBehind, read_ahead
 from inference.audio import frame_features
 from inference.errors import NothingProcessed
 from inference.evaluation import evaluate
@@ -138,12 +139,16 @@ class Run:
                     row = evaluate(item, result, truth_result, self.cfg.identity, self.metrics_device)
                     self.tally.means.add(row)
                     self.metrics_csv.add(row)
-        with self.timer("write"):
+        with self.timer("write"):  # the wait for room in the writer's queue
             for item, result in zip(batch, results):
-                if self.video is not None:
-                    self.video.write(result.image)
-                self.images.write(item, result, image=self.video is None)
+                self.writer.submit(lambda item=item, result=result: self.write(item, result))
                 self.tally.add(item.name, result)
+
+    def write(self, item: Item, result: Reconstruction) -> None:
+        """One result's files (in the writer's thread, behind the model loop)."""
+        if self.video is not None:
+            self.video.write(result.image)
+        self.images.write(item, result, image=self.video is None)
 
     # --- the whole run -----------------------------------------------------------------
     def open_outputs(self) -> None:
@@ -152,14 +157,18 @@ class Run:
         if isinstance(self.source, VideoSource):
             path = self.options.out_dir / f"{self.source.path.stem}_reconstructed.mp4"
             self.video = VideoWriter.like(path, self.source.info)
-            self.rec.follow_video()
             self.outputs["video"] = str(path)
+        if self.source.consecutive:
+            self.rec.follow_video()
 
     def go_through(self) -> None:
-        """Every input, batch by batch, with a progress bar; skipped ones said on stderr."""
+        """Every input, batch by batch, with a progress bar; skipped ones said on stderr. The
+        inputs are read (decoded) ahead and the outputs written behind, in threads of their own,
+        while the models run; "read" and "write" time the model loop's waits for them."""
         unit = "frame" if self.video is not None else "img"
+        ahead = read_ahead(self.source, 2 * self.cfg.batch_size)
         with tqdm(total=self.source.count, desc="reconstruct", unit=unit, dynamic_ncols=True) as bar:
-            for entry in batches(self.timer.timed_iter(self.source, "read"), self.cfg.batch_size):
+            for entry in batches(self.timer.timed_iter(ahead, "read"), self.cfg.batch_size):
                 if isinstance(entry, Skipped):
                     self.skip(entry)
                     bar.update(1)
@@ -170,14 +179,21 @@ class Run:
     def execute(self) -> dict[str, Any]:
         """Run, close the outputs, write and print the summary; returns the summary."""
         self.open_outputs()
+        self.writer = WriteBehind(2 * self.cfg.batch_size)
         try:
             self.go_through()
+            with self.timer("write"):
+                self.writer.close()
             if self.video is not None:
                 if self.video.count == 0:
                     raise VideoError(f"{self.source.path}: the video has no frames")
                 with self.timer("write"):
                     self.video.close()
         except BaseException:  # Ctrl-C included: leave no half-written video or CSV behind
+            try:
+                self.writer.close()  # the frames already queued; ffmpeg is stopped next
+            except BaseException:  # noqa: S110 - the first error is the one to report
+                pass
             if self.video is not None:
                 self.video.abort()
             if self.metrics_csv is not None:

@@ -17,13 +17,17 @@ from test_faces_anywhere import SIDE, BlueSegmenter, masked_face
 from torch import nn
 
 import faces.track
+import infer
 import infer_jpgs
+from configs import Config
 from core.media import count_frames, encode_video, probe
+from datasets.layout import write_frames_csv
 from demos.scenes import Placement, background, scene
 from faces.crop import Pose, Region
 from faces.detect import INFERENCE, find_faces
 from faces.track import FaceFinder
 from helpers_infer import make_checkpoints, make_dataset, one_torch_thread, write_tone  # noqa: F401
+from inference.inputs import open_input
 from inference.pipeline import MaskReconstructor
 from inference.settings import ReconstructorSettings, TemporalSettings
 from inference.temporal import VideoState
@@ -101,17 +105,50 @@ def test_a_whole_pixel_translation_moves_the_output_with_it(monkeypatch):
         assert np.array_equal(r.mask[dy:, dx:], results[0].mask[:h - dy, :w - dx])
 
 
-def test_a_cut_starts_afresh():
+def test_a_cut_starts_afresh(monkeypatch):
     """Three frames of one shot, then three of another (other background, darker face at about
-    the same place): the first frame after the cut is what a video starting there gives; with
-    the cut unseen, the first shot's painting would show through."""
+    the same place): the first frame after the cut is what a video starting there gives, seen
+    either way: as a cut of the whole frame, or as the followed face's crop changing beyond
+    recognition (a track lost: the face is searched for again). With both unseen, the first
+    shot's painting would show through."""
     frames = [shot(2, 100, 40)] * 3 + [shot(3, 104, 42, shade=0.75)] * 3
     frames = [f.copy() for f in frames]
     fresh = run_video(reconstructor(), frames[3:])[0]
     cut = run_video(reconstructor(), frames)[3]
     assert np.array_equal(cut.image, fresh.image) and np.array_equal(cut.mask, fresh.mask)
+    track_lost = run_video(reconstructor(TemporalSettings(cut=1000.0)), frames)[3]
+    assert np.array_equal(track_lost.image, fresh.image) and np.array_equal(track_lost.mask, fresh.mask)
+    monkeypatch.setattr(faces.track, "LOST", np.inf)
     unseen = run_video(reconstructor(TemporalSettings(cut=1000.0)), frames)[3]
     assert not np.array_equal(unseen.image, fresh.image), "without the reset a ghost shows"
+
+
+class CountingGenerator(InvertGenerator):
+    """``InvertGenerator`` that counts the faces it paints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faces = 0
+
+    def forward(self, masked, mask, audio=None) -> torch.Tensor:
+        self.faces += masked.shape[0]
+        return super().forward(masked, mask, audio)
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_the_models_run_on_every_nth_frame_of_a_followed_face(every):
+    """``model_every`` N: a followed face goes through the models on its first frame and every
+    N-th after, its mask and paint carried in between; on a still face the frames are the same
+    whichever N. (The whole-pixel translation above runs with the default, 2: the carried
+    frames move with the face.)"""
+    frame = shot()
+    rec = reconstructor(TemporalSettings(model_every=every))
+    rec.generator = counting = CountingGenerator()
+    results = run_video(rec, [frame.copy() for _ in range(7)])
+    assert counting.faces == len(range(0, 7, every))
+    reference = run_video(reconstructor(TemporalSettings(model_every=1)), [frame.copy() for _ in range(7)])
+    for r, ref in zip(results, reference):
+        assert np.array_equal(r.image, ref.image) and np.array_equal(r.mask, ref.mask)
 
 
 def test_temporal_off_leaves_each_frame_on_its_own():
@@ -142,7 +179,7 @@ def test_the_mask_is_a_running_mean_per_track_reset_when_the_track_is_new():
 
 
 def test_painted_pixels_are_blended_where_both_frames_masks_are():
-    state = VideoState(TemporalSettings(paint_weight=0.5))
+    state = VideoState(TemporalSettings(paint_weight=0.5, paint_tolerance=1e9))
     mask = torch.zeros(1, 1, 4, 4)
     mask[..., 2:, :] = 1
     state.paint(views(1), torch.zeros(1, 3, 4, 4), mask)
@@ -151,6 +188,36 @@ def test_painted_pixels_are_blended_where_both_frames_masks_are():
     out = state.paint(views(1), torch.ones(1, 3, 4, 4), later)
     assert torch.allclose(out[0, :, 2], torch.full((3, 4), 0.5)), "in both masks: half the earlier"
     assert torch.equal(out[0, :, 3], torch.ones(3, 4)) and torch.equal(out[0, :, :2], torch.ones(3, 2, 4))
+
+
+def test_paint_that_changes_a_lot_is_not_held_back():
+    """Flicker (a few gray levels) is averaged with the previous frame; a real change (a mouth
+    opening: tens of gray levels) comes through nearly as the generator painted it."""
+    state = VideoState(TemporalSettings(paint_weight=0.8, paint_tolerance=20.0))
+    mask = torch.ones(1, 1, 8, 8)
+    state.paint(views(1), torch.full((1, 3, 8, 8), 0.5), mask)
+    new = torch.full((1, 3, 8, 8), 0.5 + 4 / 255)
+    new[..., 4:] = 0.5 + 80 / 255
+    out = state.paint(views(1), new, mask)
+    flicker = (out[0, :, :, :2] - 0.5) * 255
+    assert torch.allclose(flicker, torch.full_like(flicker, 4 * 0.2 + 4 * 0.8 * (1 - np.exp(-(4 / 20) ** 2))),
+                          atol=0.05), "4 gray levels of flicker: about a fifth of it stays"
+    assert ((out[0, :, :, 6:] - 0.5) * 255 > 79).all(), "a change of 80 gray levels comes through"
+
+
+def test_what_is_carried_moves_with_the_crop():
+    """A followed face's crop pulled 2 px right in crop pixels (``Pose.carry``): the previous
+    frame's mean mask arrives moved by 2 px, and the 2 px the earlier crop did not hold are
+    this frame's own."""
+    state = VideoState(TemporalSettings(mask_decay=0.5))
+    before = torch.zeros(1, 1, 8, 8)
+    before[..., 3] = 1.0  # a vertical line at x = 3
+    state.probabilities(views(1), before)
+    carry = np.array([[1.0, 0, 2 / 8], [0, 1.0, 0]])  # crop units: 2 px of 8 to the right
+    region = Region(0, 0, 8, 8, pose=Pose(1, 4.0, 4.0, 8.0, carry=carry))
+    now = state.probabilities([(0, region)], torch.zeros(1, 1, 8, 8))
+    assert torch.allclose(now[0, 0, :, 5], torch.full((8,), 0.5)), "the line is at x = 5 now"
+    assert now[0, 0, :, [3, 4, 6]].abs().max() < 1e-6
 
 
 def test_a_cut_is_a_large_change_of_the_whole_frame():
@@ -179,3 +246,23 @@ def test_infer_jpgs_keeps_every_frame_and_the_sound(checkpoints, tmp_path):
     result = out / "pan_reconstructed.mp4"
     assert count_frames(result) == count_frames(video) == 8
     assert probe(result).has_audio
+
+
+def test_a_prepared_video_root_is_read_in_frame_order_and_followed(checkpoints, tmp_path, monkeypatch):
+    """A dataset root with ``frames.csv`` (a prepared video) is a video's frames: read in the
+    order they were shown (not by name), with faces followed from one to the next."""
+    root = tmp_path / "talk"
+    names = make_dataset(root, count=4, size=(32, 32))
+    write_frames_csv(root / "frames.csv", [(n, t) for n, t in zip(names, (0.75, 0.0, 0.5, 0.25))])
+    source = open_input(root, Config.from_dict({"task": "predict"}))
+    assert source.consecutive and [item.name for item in source] == [names[1], names[3], names[2], names[0]]
+    (root / "frames.csv").unlink()
+    plain = open_input(root, Config.from_dict({"task": "predict"}))
+    assert not plain.consecutive and [item.name for item in plain] == names
+
+    write_frames_csv(root / "frames.csv", [(n, float(k)) for k, n in enumerate(names)])
+    followed = []
+    monkeypatch.setattr(MaskReconstructor, "follow_video", lambda self: followed.append(True))
+    assert infer.main(["--input", str(root), "--out", str(tmp_path / "out"), f"checkpoint_path={checkpoints}",
+                       "img_size=32", "device=cpu", "temporal=on", "identity=false"]) == 0
+    assert followed == [True]
