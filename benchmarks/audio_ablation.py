@@ -89,7 +89,7 @@ def evaluate(trainer: ReconstructionTrainer, dataset, boxes: dict[str, torch.Ten
 
 def frame_spacing(root: Path) -> float:
     """Median seconds between consecutive frames of a prepared video dataset."""
-    times = sorted(read_frames_csv(root / "frames.csv").values())
+    times = sorted(t for _, t in read_frames_csv(root / "frames.csv"))
     return statistics.median(b - a for a, b in zip(times, times[1:])) if len(times) > 1 else 1.0
 
 

@@ -75,6 +75,7 @@ class Clip:
     matrices: list[np.ndarray] = field(default_factory=list)
     pan: list[int] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)
+    canvas: tuple[int, int] = CANVAS  # width, height
 
     def __len__(self) -> int:
         return len(self.matrices)
@@ -88,15 +89,15 @@ class Clip:
         """Frame ``t`` of ``layer``: ``masked`` / ``clean`` ((H,W,3) uint8 over the background)
         or ``mask`` ((H,W) bool, nothing elsewhere)."""
         still = self.stills[self.source[t]]
-        width, height = CANVAS
+        width, height = self.canvas
         if layer == "mask":
-            placed = cv2.warpAffine(still.mask.astype(np.float32), self.matrices[t], CANVAS,
+            placed = cv2.warpAffine(still.mask.astype(np.float32), self.matrices[t], self.canvas,
                                     flags=cv2.INTER_LINEAR)
             return placed > 0.5
         canvas = _backdrop(width + max(self.pan, default=0), height)
         canvas = canvas[:, self.pan[t]:self.pan[t] + width].copy()  # warped onto: never the cached one
         image = still.masked if layer == "masked" else still.clean
-        return cv2.warpAffine(image, self.matrices[t], CANVAS, dst=canvas, flags=cv2.INTER_LINEAR,
+        return cv2.warpAffine(image, self.matrices[t], self.canvas, dst=canvas, flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_TRANSPARENT)
 
     def frames(self, layer: str) -> Iterator[np.ndarray]:
@@ -125,12 +126,14 @@ def _ramp(count: int, start: float, stop: float) -> np.ndarray:
     return start + (stop - start) * (3 * u ** 2 - 2 * u ** 3)
 
 
-def make_clip(kind: str, stills: list[Still], count: int, face_scale: float = 0.6) -> Clip:
-    """A clip of ``count`` frames; ``face_scale`` is the still frame's scale in the canvas
-    (the fixtures' faces are about 130 px wide in their 512 px frames, so 0.4-0.75 gives
-    faces of about 50-100 px). ``cut`` uses the first two stills, every other kind the first."""
-    width, height = CANVAS
-    clip = Clip(kind, stills[:2] if kind == "cut" else stills[:1])
+def make_clip(kind: str, stills: list[Still], count: int, face_scale: float = 0.6,
+              canvas: tuple[int, int] = CANVAS) -> Clip:
+    """A clip of ``count`` frames of ``canvas`` (width, height) pixels; ``face_scale`` is the
+    still frame's scale in the canvas (the fixtures' faces are about 130 px wide in their 512 px
+    frames, so 0.4-0.75 gives faces of about 50-100 px, whatever the canvas). ``cut`` uses the
+    first two stills, every other kind the first."""
+    width, height = canvas
+    clip = Clip(kind, stills[:2] if kind == "cut" else stills[:1], canvas=canvas)
     n = np.arange(count)
     zeros = np.zeros(count)
     if kind == "drift_zoom":

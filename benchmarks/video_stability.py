@@ -2,7 +2,7 @@
 
     python3 benchmarks/video_stability.py [--frames 50] [--kinds drift_zoom,rotation,still_face,cut]
         [--segm-weights FILE] [--recon-weights FILE] [--rows 'today:'] [--set key=value ...]
-        [--work DIR] [--out-dir results]
+        [--before CHECKOUT] [--size 1280x720] [--work DIR] [--out-dir results]
 
 For example, with 256 px models kept outside the repository::
 
@@ -11,7 +11,7 @@ For example, with 256 px models kept outside the repository::
 
 1. Clips with known motion (``benchmarks/moving_clips.py``): still frames of
    ``dataset1_train`` (a person at a desk; masked, clean and true mask warped alike) placed
-   into a 1280x720 canvas by a known similarity transform per frame, faces about 50-100 px
+   into a 1280x720 canvas (``--size``) by a known similarity transform per frame, faces about 50-100 px
    wide, encoded as H.264 at 25 fps (``core.media.encode_video``): drift and zoom, a small
    rotation, a still face over a panning background, and a cut between two frames.
 2. The codec's floor: the clean clip decoded and measured as an output would be.
@@ -28,7 +28,10 @@ For example, with 256 px models kept outside the repository::
    pixels), which needs no known motion.
 
 Rows: ``--rows 'name:key=value,key=value;name2:key=value'`` (default one row, ``today:``, no
-overrides); ``--set key=value`` adds an override to every row. Today's behaviour against the
+overrides); ``--set key=value`` adds an override to every row; ``--before CHECKOUT`` adds a
+first row, ``before``, that runs another checkout's ``infer_jpgs.py`` (an earlier commit, e.g.
+``git worktree add ../before COMMIT``) with no overrides, so the code path of then and now are
+timed and measured in one run. Today's behaviour against the
 temporal stabilisers::
 
     python3 benchmarks/video_stability.py --rows 'off:temporal=off;on:temporal=on'
@@ -72,6 +75,7 @@ FPS = 25.0
 ERODE_PX = 2  # the still-frame region excludes the mask's resampled edge
 DILATE_PX = 8  # E_warp's region: the true mask and a margin of the seam around it
 STRIP_FRAMES = 6
+BEFORE = "before"  # the row of --before
 MIN_FLOOR = 0.05  # gray levels; below it the ratio to the floor means nothing
 
 
@@ -155,12 +159,13 @@ def measure(clip: Clip, video: Path, masks: Path | None, stem: str = "masked") -
     return scores
 
 
-def run_row(masked: Path, out: Path, overrides: list[str], weights: list[str]) -> tuple[float, Path, Path]:
-    """``infer_jpgs.py`` on ``masked``; (seconds, output video, masks folder)."""
-    command = [sys.executable, str(REPO / "infer_jpgs.py"), "--input", str(masked), "--out", str(out),
+def run_row(masked: Path, out: Path, overrides: list[str], weights: list[str],
+            repo: Path = REPO) -> tuple[float, Path, Path]:
+    """``infer_jpgs.py`` (of the checkout ``repo``) on ``masked``; (seconds, output video, masks folder)."""
+    command = [sys.executable, str(repo / "infer_jpgs.py"), "--input", str(masked), "--out", str(out),
                "--save-masks", *weights, *overrides]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=repo)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -221,7 +226,8 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def bench_clip(clip: Clip, work: Path, rows: dict[str, list[str]], weights: list[str]) -> tuple[dict, dict]:
+def bench_clip(clip: Clip, work: Path, rows: dict[str, list[str]], weights: list[str],
+               before: Path | None = None) -> tuple[dict, dict]:
     """Floor and every row on one clip; (numbers, strip pictures per row)."""
     folder = work / clip.kind
     folder.mkdir(parents=True, exist_ok=True)
@@ -232,7 +238,8 @@ def bench_clip(clip: Clip, work: Path, rows: dict[str, list[str]], weights: list
               "floor": measure(clip, clean, None), "rows": {}}
     pictures = {}
     for name, overrides in rows.items():
-        seconds, video, masks = run_row(masked, folder / name, overrides, weights)
+        repo = before if before is not None and name == BEFORE else REPO
+        seconds, video, masks = run_row(masked, folder / name, overrides, weights, repo)
         result["rows"][name] = {**measure(clip, video, masks), "seconds": seconds, "fps": len(clip) / seconds}
         pictures[name] = strip(clip, clean, video, masks)
         print(f"{clip.kind} / {name}: flicker {result['rows'][name]['flicker']:.2f} "
@@ -247,9 +254,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stills", default="frame0015,frame0018",
                         help="fixture frames: the first for every clip, the second after the cut")
     parser.add_argument("--face-scale", type=float, default=0.6, help="the still frame's scale in the canvas")
+    parser.add_argument("--size", default="1280x720", help="the clips' frame size, WIDTHxHEIGHT")
     parser.add_argument("--segm-weights", help="segmentation checkpoint (default: infer_jpgs.py's)")
     parser.add_argument("--recon-weights", help="reconstruction checkpoint (default: infer_jpgs.py's)")
     parser.add_argument("--rows", default="today:", help="'name:key=value,key=value;name2:...'")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="a first row, 'before': this checkout's infer_jpgs.py (an earlier commit, "
+                             "e.g. a git worktree) with no overrides")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an override for every row (repeatable)")
     parser.add_argument("--work", type=Path, help="keep the clips and outputs here (default: temporary)")
@@ -260,19 +271,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rows = parse_rows(args.rows, args.set)
+    if args.before is not None:
+        if not (args.before / "infer_jpgs.py").is_file():
+            print(f"error: --before {args.before}: no infer_jpgs.py there", file=sys.stderr)
+            return 2
+        rows = {BEFORE: [], **rows}
     if not FIXTURE.is_dir():
         print(f"error: the fixture is not in {FIXTURE}", file=sys.stderr)
         return 2
     weights = [*(["--segm-weights", args.segm_weights] if args.segm_weights else []),
                *(["--recon-weights", args.recon_weights] if args.recon_weights else [])]
     stills = [load_still(name) for name in args.stills.split(",")]
+    try:
+        canvas = tuple(int(v) for v in args.size.lower().split("x"))
+        assert len(canvas) == 2 and min(canvas) >= 256
+    except (ValueError, AssertionError):
+        print(f"error: --size {args.size}: expected WIDTHxHEIGHT, each at least 256", file=sys.stderr)
+        return 2
     start, results = time.perf_counter(), {}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     pictures: dict[str, list[np.ndarray]] = {name: [] for name in rows}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.kinds.split(","):
-            clip = make_clip(kind, stills, args.frames, args.face_scale)
-            results[kind], strips = bench_clip(clip, args.work or Path(tmp), rows, weights)
+            clip = make_clip(kind, stills, args.frames, args.face_scale, canvas)
+            results[kind], strips = bench_clip(clip, args.work or Path(tmp), rows, weights, args.before)
             for name, picture in strips.items():
                 pictures[name].append(picture)
     for name, strips in pictures.items():
