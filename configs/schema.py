@@ -174,6 +174,9 @@ KEYS: dict[str, Key] = {
     "temporal_model_every": Key("int", 2, "temporal=on: run the models on a followed face every N-th "
                                 "frame (1: every frame); in between, its mask and painted face are "
                                 "carried over by its measured motion"),
+    "temporal_max_gap": Key("float", 0.1, "temporal=on: seconds; a frame shown more than this after "
+                            "the one before (a video prepared at a few frames per second, or a "
+                            "selection of its frames) starts afresh: nothing is carried over"),
     "temporal_cut": Key("float", 30.0, "temporal=on: mean change in gray levels between "
                         "consecutive frames (shrunk to 64 px wide) above which the shot changed: nothing "
                         "is carried over"),

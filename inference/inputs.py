@@ -10,7 +10,7 @@ so memory does not grow with the input. A file that cannot be used is reported a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -68,6 +68,7 @@ class _Entry:
     image: Path
     truth: Path | None = None
     truth_mask: Path | None = None
+    time: float | None = None  # a prepared video's frame: seconds from the start (frames.csv)
 
 
 class Source:
@@ -156,7 +157,7 @@ def read_entry(entry: _Entry, max_pixels: int = MAX_PIXELS) -> Item:
         truth_mask = load_mask(entry.truth_mask)
         check_same_frame(entry.image, image.shape, entry.truth_mask, truth_mask.shape)
         truth_mask = _fit(truth_mask, image.shape[:2], nearest=True)
-    return Item(entry.name, image, truth, truth_mask)
+    return Item(entry.name, image, truth, truth_mask, entry.time)
 
 
 def _dataset_entries(root: Path, cfg: Config) -> list[_Entry]:
@@ -177,7 +178,8 @@ def _dataset_entries(root: Path, cfg: Config) -> list[_Entry]:
         entries.append(_Entry(name, path, clean.get(name), binary.get(name + BINARY_SUFFIX)))
     if (root / FRAMES_CSV).is_file():  # a video's frames: in the order they were shown
         times = dict(read_frames_csv(root / FRAMES_CSV))
-        entries.sort(key=lambda e: (e.name not in times, times.get(e.name, 0.0), e.name))
+        entries = sorted((replace(e, time=times.get(e.name)) for e in entries),
+                         key=lambda e: (e.time is None, e.time or 0.0, e.name))
     return entries
 
 

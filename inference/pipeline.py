@@ -177,7 +177,8 @@ class MaskReconstructor:
     @torch.inference_mode()
     def __call__(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None,
                  audio: torch.Tensor | None = None, regions: Sequence[list[Region]] | None = None,
-                 feather: float | None = None) -> list[Reconstruction]:
+                 feather: float | None = None,
+                 times: Sequence[float | None] | None = None) -> list[Reconstruction]:
         """Reconstruct a batch of ``(H,W,3)`` uint8 photos (any sizes).
 
         ``masks``: ``(H,W)`` bool per image (the dataset's ground truth, a mask drawn by hand):
@@ -187,7 +188,8 @@ class MaskReconstructor:
         pixels blended inside the mask's edge, whatever the masks' source (None: the settings';
         0: a hard edge, e.g. the true mask, which has no margin of real skin to blend with).
         Following a video with temporal settings (``follow_video``), frames whose faces and
-        masks the pipeline finds itself are held steady with the frames before.
+        masks the pipeline finds itself are held steady with the frames before; ``times``:
+        each frame's time in seconds where known (frames far apart are not held together).
         """
         if not images:
             return []
@@ -197,7 +199,7 @@ class MaskReconstructor:
         if regions is None:
             with self.timer("faces"):
                 if video is not None:
-                    regions, found = video.regions(self.faces, images)
+                    regions, found = video.regions(self.faces, images, times)
                 else:
                     regions, found = zip(*(self.faces.regions(image) for image in images))
         results = [Reconstruction(image.copy(), np.zeros(image.shape[:2], bool), list(rs), n)

@@ -131,7 +131,8 @@ class Run:
         if not batch:
             return
         audio = self.audio_embeddings(batch)
-        results = self.rec([item.image for item in batch], masks=masks, audio=audio)
+        results = self.rec([item.image for item in batch], masks=masks, audio=audio,
+                           times=[item.time for item in batch])
         if self.options.comparison:
             with_truth = self.with_truth_masks(batch, audio, [r.regions for r in results])
             with self.timer("metrics"):

@@ -29,6 +29,9 @@ class TemporalSettings:
         model_every: run the models on a followed face every N-th frame (1: every frame); in
             between, its mask and painted face are those of the frame before, carried by its
             measured motion (``VideoState.carried_only``).
+        max_gap: seconds; a frame shown more than this after the one before is a cut (a video
+            prepared at a few frames per second, or a selection of its frames, is not held
+            together).
         cut: mean absolute change, in gray levels (0-255), between consecutive frames shrunk to
             64 px wide above which the shot is taken to have changed: every face is found anew
             and nothing is carried over.
@@ -41,6 +44,7 @@ class TemporalSettings:
     paint_tolerance: float = 20.0
     detect_every: int = 12
     model_every: int = 2
+    max_gap: float = 0.1
     cut: float = 30.0
 
     def __post_init__(self) -> None:
@@ -59,7 +63,8 @@ class TemporalSettings:
         if cfg.temporal == "off":
             return None
         return cls(cfg.temporal_mask_decay, cfg.temporal_paint_weight, cfg.temporal_paint_tolerance,
-                   cfg.temporal_detect_every, cfg.temporal_model_every, cfg.temporal_cut)
+                   cfg.temporal_detect_every, cfg.temporal_model_every, cfg.temporal_max_gap,
+                   cfg.temporal_cut)
 
 
 @dataclass(frozen=True)

@@ -54,28 +54,36 @@ class VideoState:
     def __init__(self, settings: TemporalSettings) -> None:
         self.settings = settings
         self.last: np.ndarray | None = None  # the previous frame, gray, shrunk, float32
+        self.last_time: float | None = None  # and its time in seconds, where known
         self.masks: dict[int, tuple[torch.Tensor]] = {}  # per track: mean probabilities (1,S,S) in [0,1]
         # per track: the painted face (3,S,S) in [0,1] and the mask it was painted in (1,S,S) {0,1}
         self.painted: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.seen: dict[int, int] = {}  # per track: frames it has been in so far
 
-    def is_cut(self, image: np.ndarray) -> bool:
-        """Whether the ``(H,W,3)`` uint8 frame starts a new shot (the first frame does not)."""
+    def is_cut(self, image: np.ndarray, time: float | None = None) -> bool:
+        """Whether the ``(H,W,3)`` uint8 frame, shown at ``time`` seconds (None: unknown), starts
+        a new shot (the first frame does not): the whole frame changed, or it comes more than
+        ``max_gap`` seconds after the one before (frames of a video sampled sparsely, or a
+        selection of them, are not consecutive)."""
         h, w = image.shape[:2]
         size = (CUT_WIDTH, max(1, round(CUT_WIDTH * h / w)))
         small = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), size,
                            interpolation=cv2.INTER_AREA).astype(np.float32)
         cut = self.last is not None and (small.shape != self.last.shape
                                          or float(np.abs(small - self.last).mean()) > self.settings.cut)
-        self.last = small
+        if time is not None and self.last_time is not None:
+            cut |= abs(time - self.last_time) > self.settings.max_gap
+        self.last, self.last_time = small, time
         return cut
 
-    def regions(self, finder: FaceFinder, images: Sequence[np.ndarray]) -> tuple[list[list[Region]], list]:
+    def regions(self, finder: FaceFinder, images: Sequence[np.ndarray],
+                times: Sequence[float | None] | None = None) -> tuple[list[list[Region]], list]:
         """Each frame's regions and faces found (``FaceFinder.regions``), frame by frame; at a
-        cut the finder starts following afresh, so every face there is a new track."""
+        cut (``is_cut``; ``times``: each frame's, None where unknown) the finder starts following
+        afresh, so every face there is a new track."""
         regions, found = [], []
-        for image in images:
-            if self.is_cut(image):
+        for image, time in zip(images, times or [None] * len(images)):
+            if self.is_cut(image, time):
                 finder.follow_video(steady=True, detect_every=self.settings.detect_every)
             these, count = finder.regions(image)
             regions.append(these)

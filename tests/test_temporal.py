@@ -228,6 +228,17 @@ def test_a_cut_is_a_large_change_of_the_whole_frame():
     assert state.is_cut(background(3, FRAME))
 
 
+def test_frames_far_apart_in_time_are_not_held_together():
+    """Frames of a video prepared at 4 frames per second, or a selection of its frames, are not
+    consecutive: each starts afresh, whatever the picture."""
+    state = VideoState(TemporalSettings(max_gap=0.1))
+    frame = background(2, FRAME)
+    assert not state.is_cut(frame, 0.0)
+    assert not state.is_cut(frame, 0.04), "25 frames a second: held together"
+    assert state.is_cut(frame, 0.29), "a quarter of a second later: afresh"
+    assert not state.is_cut(frame, None), "time unknown: the picture decides"
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     base = tmp_path_factory.mktemp("temporal")
