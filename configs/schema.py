@@ -173,7 +173,8 @@ KEYS: dict[str, Key] = {
                                  "detect_every applies with temporal=off)"),
     "temporal_model_every": Key("int", 2, "temporal=on: run the models on a followed face every N-th "
                                 "frame (1: every frame); in between, its mask and painted face are "
-                                "carried over by its measured motion"),
+                                "carried over by its measured motion (an audio model's generator "
+                                "runs on every frame)"),
     "temporal_max_gap": Key("float", 0.1, "temporal=on: seconds; a frame shown more than this after "
                             "the one before (a video prepared at a few frames per second, or a "
                             "selection of its frames) starts afresh: nothing is carried over"),

@@ -221,7 +221,9 @@ class MaskReconstructor:
         else:
             with self.timer("prepare"):
                 small = self.given_view_masks(masks, views)
-        self.paint(results, views, x, small, audio, masks, feather, video, skip)
+        # An audio-conditioned generator paints every frame: its mouth follows the sound even
+        # where the face holds still, so only the segmenter's work is carried over.
+        self.paint(results, views, x, small, audio, masks, feather, video, None if self.needs_audio else skip)
         return results
 
     def _check_audio(self, audio: torch.Tensor | None) -> None:

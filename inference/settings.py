@@ -28,7 +28,8 @@ class TemporalSettings:
             into view and against slow drift.
         model_every: run the models on a followed face every N-th frame (1: every frame); in
             between, its mask and painted face are those of the frame before, carried by its
-            measured motion (``VideoState.carried_only``).
+            measured motion (``VideoState.carried_only``). An audio-conditioned generator runs
+            on every frame whatever this is (its mouth follows the sound).
         max_gap: seconds; a frame shown more than this after the one before is a cut (a video
             prepared at a few frames per second, or a selection of its frames, is not held
             together).

@@ -151,6 +151,44 @@ def test_the_models_run_on_every_nth_frame_of_a_followed_face(every):
         assert np.array_equal(r.image, ref.image) and np.array_equal(r.mask, ref.mask)
 
 
+class Counting(nn.Module):
+    """A network wrapped to count the faces it sees."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network, self.faces = network, 0
+
+    def forward(self, *args):
+        self.faces += args[0].shape[0]
+        return self.network(*args)
+
+
+def test_an_audio_generator_paints_every_frame_and_only_the_segmenter_skips():
+    """An audio model's mouth follows the sound even on a still face, so with ``model_every`` 2
+    the generator still sees every frame (with its own audio) and only the segmenter's work is
+    carried over."""
+    class Listening(InvertGenerator):
+        audio = "film"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.heard = []
+
+        def forward(self, masked, mask, audio=None):
+            self.heard += audio[:, 0].tolist()
+            return super().forward(masked, mask, audio)
+
+    rec = reconstructor(TemporalSettings(model_every=2))
+    rec.segmenter, rec.generator = Counting(rec.segmenter), Listening()
+    frames = [shot() for _ in range(6)]
+    rec.follow_video()
+    for k in range(0, 6, 3):
+        rec(frames[k:k + 3], audio=torch.arange(k, k + 3, dtype=torch.float32)[:, None].repeat(1, 4))
+    rec.stop_following()
+    assert rec.generator.heard == [0, 1, 2, 3, 4, 5], "every frame painted, each with its own sound"
+    assert rec.segmenter.faces == 3
+
+
 def test_temporal_off_leaves_each_frame_on_its_own():
     """``temporal=off``: whole-pixel crops, nothing carried; on a still face every frame is
     exactly what the photo path gives for it."""
