@@ -37,7 +37,7 @@ class TemporalSettings:
             64 px wide above which the shot is taken to have changed: every face is found anew
             and nothing is carried over.
     The crop itself always follows the face's measured motion at sub-pixel precision
-    (``faces.track.SteadyTrack``).
+    (``faces.follow.SteadyTrack``).
     """
 
     mask_decay: float = 0.6

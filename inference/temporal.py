@@ -1,7 +1,7 @@
 """A video held steady: what one frame of a followed face hands on to the next.
 
 With temporal stabilisation each followed face's crop is locked to the face's own motion
-(``faces.track.SteadyTrack``: shift, scale and turn measured from frame to frame, cut at
+(``faces.follow.SteadyTrack``: shift, scale and turn measured from frame to frame, cut at
 sub-pixel precision by ``faces.crop.Pose``), so a pixel of the crop shows the same part of
 the face from frame to frame. What is carried over is kept in those crop coordinates, per
 track; where a detection pulls the crop back against drift, it is moved by the same small

@@ -16,6 +16,7 @@ import torch
 from test_faces_anywhere import SIDE, BlueSegmenter, masked_face
 from torch import nn
 
+import faces.follow
 import faces.track
 import infer
 import infer_jpgs
@@ -118,7 +119,7 @@ def test_a_cut_starts_afresh(monkeypatch):
     assert np.array_equal(cut.image, fresh.image) and np.array_equal(cut.mask, fresh.mask)
     track_lost = run_video(reconstructor(TemporalSettings(cut=1000.0)), frames)[3]
     assert np.array_equal(track_lost.image, fresh.image) and np.array_equal(track_lost.mask, fresh.mask)
-    monkeypatch.setattr(faces.track, "LOST", np.inf)
+    monkeypatch.setattr(faces.follow, "LOST", np.inf)
     unseen = run_video(reconstructor(TemporalSettings(cut=1000.0)), frames)[3]
     assert not np.array_equal(unseen.image, fresh.image), "without the reset a ghost shows"
 
