@@ -165,12 +165,12 @@ def peak_traced_bytes(video, out_dir) -> int:
 
 def test_video_memory_does_not_grow_with_length(tmp_path):
     """Frames are decoded, reconstructed and encoded a batch at a time, with a few read ahead and
-    written behind: 4x more frames, same peak. (The short video is long enough to fill those
-    queues.)"""
+    written behind: 4x more frames, about the same peak. (Both videos are long enough to fill
+    those queues; how full they are at the peak depends on timing, hence the margin.)"""
     size = (144, 192)
-    short = make_video(tmp_path / "short.mp4", frames=24, size=size, audio=False)
-    long = make_video(tmp_path / "long.mp4", frames=96, size=size, audio=False)
+    short = make_video(tmp_path / "short.mp4", frames=48, size=size, audio=False)
+    long = make_video(tmp_path / "long.mp4", frames=192, size=size, audio=False)
     frame_bytes = size[0] * size[1] * 3
     peak_short = peak_traced_bytes(short, tmp_path / "a")
     peak_long = peak_traced_bytes(long, tmp_path / "b")
-    assert peak_long < peak_short + 4 * frame_bytes  # holding every frame would add 72 frames
+    assert peak_long < peak_short + 12 * frame_bytes  # holding every frame would add 144 frames
