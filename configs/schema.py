@@ -156,8 +156,9 @@ KEYS: dict[str, Key] = {
                  ("auto", "all", "largest", "none")),
     "max_pixels": Key("int", 100_000_000, "an input image whose header says more pixels than this is "
                       "skipped before it is decoded (100 megapixels: 300 MB decoded)"),
-    "detect_every": Key("int", 3, "video: search for faces every N-th frame (in between, the faces "
-                        "found are followed, smoothed over time)"),
+    "detect_every": Key("int", 3, "video with temporal=off: search for faces every N-th frame (in "
+                        "between, the faces found are followed, smoothed over time; temporal=on uses "
+                        "temporal_detect_every)"),
     "temporal": Key("str", "on", "video: off: each frame reconstructed on its own; on: held steady "
                     "from frame to frame (crops locked to the face's measured motion, the mask's "
                     "probabilities and the painted pixels carried over, reset at a cut)", ("off", "on")),
