@@ -45,7 +45,8 @@ class Track:
 
     ALPHA, BETA = 0.5, 0.3
 
-    def __init__(self, detected: Measurement) -> None:
+    def __init__(self, detected: Measurement, frame: np.ndarray | None = None) -> None:
+        """A face first detected in ``frame`` (gray; only ``SteadyTrack`` looks at it)."""
         region, centre, side = detected
         self.centre, self.side = np.asarray(centre, float), float(side)
         self.region = region
@@ -107,11 +108,11 @@ class SteadyTrack(Track):
 
     GAIN = 0.15
 
-    def __init__(self, detected: Measurement) -> None:
-        super().__init__(detected)
+    def __init__(self, detected: Measurement, frame: np.ndarray | None = None) -> None:
+        super().__init__(detected, frame)
         self.key = next(_KEYS)
         self.angle = 0.0
-        self.gray: np.ndarray | None = None  # the frame the pose was last placed on (gray)
+        self.gray = frame  # the frame the pose was last placed on (gray)
         self.measured = False  # whether this frame's motion was measured
         self.before: Pose | None = None  # this frame's pose after the motion, before any detection
         self.region = self._posed(detected[0], self._pose(), None)

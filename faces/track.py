@@ -78,10 +78,7 @@ class FaceTracker:
                 else:
                     track.missed += 1
             self.tracks = [t for t in self.tracks if t.missed <= MAX_MISSED]
-            for k in unmatched:
-                track = self.track_class(detected[k])
-                track.gray = frame
-                self.tracks.append(track)
+            self.tracks += [self.track_class(detected[k], frame) for k in unmatched]
         for track in self.tracks:
             track.done()
         return [t.region for t in self.tracks]
