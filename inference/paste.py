@@ -88,11 +88,12 @@ def _paste_warped(result: Reconstruction, pose: Pose, generated: torch.Tensor, m
     """``paste`` for a sub-pixel crop: the face, the mask and the feather's weights are warped
     from the crop back into the input (bilinear; the mask then taken above one half)."""
     height, width = result.image.shape[:2]
-    x0, y0, x1, y1 = pose.bounds()
+    size = generated.shape[-1]
+    small = (mask[0] > 0.5).cpu().numpy().astype(np.uint8)
+    x0, y0, x1, y1 = pose.bounds() if given_mask is not None else _mask_bounds(pose, small)
     left, top, right, bottom = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if left >= right or top >= bottom:
         return
-    size = generated.shape[-1]
     m = pose.matrix(size)
     m[:, 2] += m[:, :2] @ [left, top]  # pixels of the pasted box -> pixels of the crop
 
@@ -101,7 +102,6 @@ def _paste_warped(result: Reconstruction, pose: Pose, generated: torch.Tensor, m
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
 
     face = (back(generated.permute(1, 2, 0).float().cpu().numpy()).clip(0, 1) * 255).round()
-    small = (mask[0] > 0.5).cpu().numpy().astype(np.uint8)
     if given_mask is not None:
         m_full = given_mask[top:bottom, left:right]
     else:
@@ -117,3 +117,19 @@ def _paste_warped(result: Reconstruction, pose: Pose, generated: torch.Tensor, m
     blended = (target * (1 - alpha) + face * alpha + 0.5).astype(np.uint8)
     target[m_full] = blended[m_full]
     result.mask[top:bottom, left:right] |= m_full
+
+
+def _mask_bounds(pose: Pose, small: np.ndarray) -> tuple[int, int, int, int]:
+    """The whole-pixel box ``(x0, y0, x1, y1)`` of the input that the crop's ``(S,S)`` {0,1}
+    mask ``small`` reaches once warped back (empty where it is empty): only there can a pixel
+    change, and the mask is a fraction of the crop, so only that box is warped and blended."""
+    rows, cols = np.flatnonzero(small.any(1)), np.flatnonzero(small.any(0))
+    if not len(rows):
+        return 0, 0, 0, 0
+    margin = 1.5  # the bilinear warp reaches a pixel past the mask's outermost centres
+    corners = np.array([[cols[0] - margin, rows[0] - margin], [cols[-1] + margin, rows[0] - margin],
+                        [cols[0] - margin, rows[-1] + margin], [cols[-1] + margin, rows[-1] + margin]])
+    back = cv2.invertAffineTransform(pose.matrix(small.shape[-1]))
+    points = corners @ back[:, :2].T + back[:, 2]
+    (x0, y0), (x1, y1) = np.floor(points.min(0)).astype(int), np.ceil(points.max(0)).astype(int) + 1
+    return int(x0), int(y0), int(x1), int(y1)
