@@ -22,7 +22,7 @@ from helpers_infer import (  # noqa: F401 (one_torch_thread: autouse fixture)
     one_torch_thread,
     put_mask,
 )
-from inference.morphology import binarize, clean_mask, dilate, erode
+from inference.morphology import _with_max_pool, binarize, clean_mask, dilate, erode
 from inference.pipeline import MaskReconstructor
 from inference.runner import Options, run
 from inference.settings import ReconstructorSettings
@@ -40,14 +40,18 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 @given(st.integers(1, 18), st.integers(1, 18), st.integers(1, 7), st.integers(0, 3),
        st.integers(0, 2**32 - 1))
 def test_morphology_matches_opencv(h, w, kernel, iterations, seed):
+    """Both ways (OpenCV on the CPU, max-pooling on a GPU, run here on the CPU), each image of a
+    batch as OpenCV does it alone."""
     rng = np.random.default_rng(seed)
-    mask = (rng.random((h, w)) < 0.6).astype(np.uint8)
+    masks = (rng.random((3, h, w)) < 0.6).astype(np.uint8)
     ones = np.ones((kernel, kernel), np.uint8)
-    t = torch.from_numpy(mask).float()[None, None]
-    ours_erode = erode(t, kernel, iterations)[0, 0].numpy().astype(np.uint8)
-    ours_dilate = dilate(t, kernel, iterations)[0, 0].numpy().astype(np.uint8)
-    assert np.array_equal(ours_erode, cv2.erode(mask, ones, iterations=iterations))
-    assert np.array_equal(ours_dilate, cv2.dilate(mask, ones, iterations=iterations))
+    t = torch.from_numpy(masks).float()[:, None]
+    for grow, ours, theirs in ((False, erode, cv2.erode), (True, dilate, cv2.dilate)):
+        expected = np.stack([theirs(m, ones, iterations=iterations) for m in masks])
+        assert np.array_equal(ours(t, kernel, iterations)[:, 0].numpy().astype(np.uint8), expected)
+        if iterations:
+            pooled = _with_max_pool(t, kernel, iterations, grow)
+            assert np.array_equal(pooled[:, 0].numpy().astype(np.uint8), expected)
 
 
 def test_clean_mask_thresholds_then_erodes_then_dilates():
