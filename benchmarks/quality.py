@@ -94,7 +94,11 @@ DEFAULT_RECIPES = ("before", "white hole", "default")
 # weight), the rest the default
 # ("white hole" is the "before" generator with today's segmenter).
 BEFORE_SEGMENTER = {**{k: v for k, v in SEGMENTER.items() if k != "thin_weight"}, "augment": "none"}
-SEGMENTER_OF = {"before": BEFORE_SEGMENTER, "light": {**SEGMENTER, "arch": "light"}}
+# The light segmenter is configs/segm_light.yaml's: trained and run at its own side (128 px),
+# its probabilities resized to the generator's crop as in inference (``segm_size``).
+LIGHT_SEGMENTER = {k: v for k, v in read_settings(REPO / "configs" / "segm_light.yaml").items()
+                   if "per_iter" not in k}
+SEGMENTER_OF = {"before": BEFORE_SEGMENTER, "light": LIGHT_SEGMENTER}
 
 
 @dataclass
@@ -191,11 +195,17 @@ def train(trainer_class: type, values: dict, work: Path, stage: Stage) -> tuple[
     return network, json.loads((run / "finished.json").read_text())["seconds_per_step"]
 
 
+def segmenter_side(settings: dict, size: int) -> int:
+    """The side a segmenter of ``settings`` works at: its config's ``img_size`` where it names one
+    (the light segmenter's 128), else the generator's ``size``."""
+    return int(settings.get("img_size", size))
+
+
 def train_segmenter(work: Path, size: int, steps: int, settings: dict) -> torch.nn.Module:
-    """A segmenter trained on the CelebA sample's training crops."""
+    """A segmenter trained on the CelebA sample's training crops (made at ``size``) at its side."""
     root = work / "celeba_crops"
-    values = {**settings, **common(work, size, 16), "lr": 1e-3, "max_iters": steps, "root_dir": str(root),
-              "train_anns": str(root / "annotations" / "train.csv")}
+    values = {**common(work, segmenter_side(settings, size), 16), **settings, "lr": 1e-3, "max_iters": steps,
+              "root_dir": str(root), "train_anns": str(root / "annotations" / "train.csv")}
     return train(SegmentationTrainer, values, work, SEGMENTATION)[0]
 
 
@@ -206,10 +216,11 @@ class KeepInput(torch.nn.Module):
         return masked
 
 
-def false_masks(segmenter: torch.nn.Module, size: int) -> float:
+def false_masks(segmenter: torch.nn.Module, size: int, segm_size: int) -> float:
     """Mean share of the image the predicted mask covers on bare faces (the CelebA sample's
     clean validation faces): paint where there is nothing to paint."""
-    rec = MaskReconstructor(segmenter, KeepInput(), ReconstructorSettings(size), faces=FaceFinder("auto"))
+    rec = MaskReconstructor(segmenter, KeepInput(), ReconstructorSettings(size, segm_size),
+                            faces=FaceFinder("auto"))
     names = [s.name for s in read_annotations(CELEBA / "annotations" / "val.csv", CELEBA)]
     with torch.inference_mode():
         areas = [float(rec([load_image(CELEBA / "celeba512_30k" / f"{n}.jpg")])[0].mask.mean())
@@ -297,7 +308,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     for recipe in args.recipes.split(","):
         settings = SEGMENTER_OF.get(recipe, SEGMENTER)
         segmenters[recipe] = train_segmenter(work, args.size, args.segm_steps, settings)
-        bare[recipe] = false_masks(segmenters[recipe], args.size)
+        bare[recipe] = false_masks(segmenters[recipe], args.size, segmenter_side(settings, args.size))
         print(f"{recipe}: false masks {100 * bare[recipe]:.2f}% of a bare face", flush=True)
     out_dir = args.out.parent / "quality"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -315,7 +326,8 @@ def run(args: argparse.Namespace, work: Path) -> dict:
                 gen, per_step = train_generator(fold.train_root, work / "runs", args.size, steps,
                                                 args.base_channels, RECIPES[recipe])
                 seconds.append(per_step)
-                rec = MaskReconstructor(segmenters[recipe], gen, ReconstructorSettings(args.size),
+                side = segmenter_side(SEGMENTER_OF.get(recipe, SEGMENTER), args.size)
+                rec = MaskReconstructor(segmenters[recipe], gen, ReconstructorSettings(args.size, side),
                                         faces=FaceFinder("auto"))
                 with torch.inference_mode():
                     fold_rows, fold_tiles = score(rec, fold.test)
