@@ -17,7 +17,9 @@ On a video the crops are smoothed over time (``FaceTracker``): faces are searche
 filter (position and velocity), keeps moving at that velocity in between, and is carried
 through short gaps in detection. A video held steady (``steady``) locks each crop to its
 face's own motion instead (``SteadyTrack``, ``faces.motion``), and the detections only keep
-it from drifting.
+it from drifting; there the whole frame is searched only every ``whole_every``-th frame (for
+faces coming into view), the searches in between only around the faces followed
+(``faces.detect.find_faces_near``: a tenth of the time).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from collections.abc import Callable
 import numpy as np
 
 from faces.crop import Region
-from faces.detect import INFERENCE, DetectorSettings, Face, find_faces
+from faces.detect import INFERENCE, DetectorSettings, Face, find_faces, find_faces_near, haar_cascade
 from faces.follow import SteadyTrack, Track, measure
+from faces.landmarks import Box, hog_detector, landmark_predictor
 from faces.motion import gray
 
 FACE_MODES = ("auto", "all", "largest", "none")
@@ -41,8 +44,12 @@ class FaceTracker:
     """Face crops of consecutive video frames, smoothed and carried through short gaps;
     ``steady``: locked to each face's measured motion and unrounded (``SteadyTrack``)."""
 
-    def __init__(self, detect_every: int = 1, steady: bool = False) -> None:
+    def __init__(self, detect_every: int = 1, steady: bool = False, whole_every: int | None = None) -> None:
+        """``whole_every``: with ``find_near`` given to ``update``, the whole frame is searched
+        only every ``whole_every``-th frame (for faces coming into view; and whenever no face is
+        followed or one was lost); the searches in between look near the followed faces only."""
         self.detect_every = max(1, detect_every)
+        self.whole_every = whole_every
         self.track_class = SteadyTrack if steady else Track
         self.tracks: list[Track] = []
         self.frame = 0
@@ -53,10 +60,14 @@ class FaceTracker:
         return (self.frame % self.detect_every == 0 or not self.tracks
                 or (self.track_class is Track and any(t.detections < 2 for t in self.tracks)))
 
-    def update(self, image: np.ndarray, find: Callable[[np.ndarray], list[Face]]) -> list[Region]:
+    def update(self, image: np.ndarray, find: Callable[[np.ndarray], list[Face]],
+               find_near: Callable[[np.ndarray, list[Box]], list[Face]] | None = None) -> list[Region]:
         """The smoothed regions of the frame ``image``; ``find`` searches it for faces, called
-        when a search is due (``wants_detection``) or a followed face was lost (dropped at once)."""
+        when a search is due (``wants_detection``) or a followed face was lost (dropped at once).
+        ``find_near(image, boxes)`` searches only around the followed faces' crops (``whole_every``);
+        what it finds only corrects the faces followed."""
         due = self.wants_detection()
+        whole = self.whole_every is None or find_near is None or self.frame % self.whole_every == 0
         self.frame += 1
         steady = self.track_class is SteadyTrack
         frame = gray(image) if steady else None
@@ -64,7 +75,10 @@ class FaceTracker:
             track.move(frame)
         lost = any(t.lost for t in self.tracks)
         self.tracks = [t for t in self.tracks if not t.lost]
-        faces = find(image) if due or lost or not self.tracks else None
+        faces, near = None, False
+        if due or lost or not self.tracks:
+            near = not (whole or lost or not self.tracks)
+            faces = find_near(image, [_box(t.region) for t in self.tracks]) if near else find(image)
         if faces is not None:
             detected = [measure(f, steady) for f in faces]
             unmatched = list(range(len(detected)))
@@ -78,7 +92,8 @@ class FaceTracker:
                 else:
                     track.missed += 1
             self.tracks = [t for t in self.tracks if t.missed <= MAX_MISSED]
-            self.tracks += [self.track_class(detected[k], frame) for k in unmatched]
+            if not near:  # a face in a cut around another is left to the next whole search
+                self.tracks += [self.track_class(detected[k], frame) for k in unmatched]
         for track in self.tracks:
             track.done()
         return [t.region for t in self.tracks]
@@ -94,15 +109,29 @@ class FaceFinder:
         self.mode, self.settings, self.detect_every = mode, settings or INFERENCE, detect_every
         self.tracker: FaceTracker | None = None
 
-    def follow_video(self, steady: bool = False, detect_every: int | None = None) -> None:
+    def follow_video(self, steady: bool = False, detect_every: int | None = None,
+                     whole_every: int | None = None) -> None:
         """From now on the inputs are consecutive frames of one video (a fresh start: no face
         followed yet); ``steady``: each crop is locked to its face's measured motion, unrounded
-        (``SteadyTrack``); ``detect_every``: other than the finder's."""
-        self.tracker = FaceTracker(detect_every or self.detect_every, steady)
+        (``SteadyTrack``); ``detect_every``: other than the finder's; ``whole_every``: search
+        the whole frame only every N-th frame, near the followed faces in between (None: always
+        the whole frame)."""
+        self.tracker = FaceTracker(detect_every or self.detect_every, steady, whole_every)
 
     def stop_following(self) -> None:
         """The inputs are separate photos again."""
         self.tracker = None
+
+    def load(self) -> None:
+        """Load the detectors this finder runs first (about a second), so the first frame does not
+        wait for them; dlib's CNN, a fallback, loads when first needed."""
+        if self.mode == "none":
+            return
+        if self.settings.hog:
+            hog_detector()
+        if self.settings.haar:
+            haar_cascade()
+        landmark_predictor()
 
     def regions(self, image: np.ndarray) -> tuple[list[Region], int | None]:
         """The regions to reconstruct and the number of faces found (None with ``none``)."""
@@ -111,7 +140,8 @@ class FaceFinder:
         if self.tracker is None:
             faces = [Region.around(f) for f in find_faces(image, self.settings)]
         else:
-            faces = self.tracker.update(image, lambda frame: find_faces(frame, self.settings))
+            faces = self.tracker.update(image, lambda frame: find_faces(frame, self.settings),
+                                        lambda frame, boxes: find_faces_near(frame, boxes, self.settings))
         faces.sort(key=lambda r: r.width, reverse=True)
         found = len(faces)
         if self.mode == "largest":
@@ -119,6 +149,10 @@ class FaceFinder:
         if not faces and self.mode == "auto" and _could_be_a_crop(image):
             return [Region.whole(image)], 0
         return faces, found
+
+
+def _box(region: Region) -> Box:
+    return region.x0, region.y0, region.x0 + region.width, region.y0 + region.height
 
 
 def _could_be_a_crop(image: np.ndarray) -> bool:

@@ -51,4 +51,6 @@ def load_pipeline(cfg: Config, timer: StageTimer | None = None) -> LoadedPipelin
     reconstructor = MaskReconstructor.from_config(cfg, segm.model, recon.model, device, timer,
                                                   recon.audio_encoder, img_size=sides[RECONSTRUCTION],
                                                   segm_size=sides[SEGMENTATION])
+    with timer("load"):
+        reconstructor.faces.load()
     return LoadedPipeline(reconstructor, weights, notes)

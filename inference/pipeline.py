@@ -93,7 +93,8 @@ class MaskReconstructor:
         with ``settings.temporal``, each frame is held steady with the ones before."""
         temporal = self.settings.temporal
         self.faces.follow_video(steady=temporal is not None,
-                                detect_every=None if temporal is None else temporal.detect_every)
+                                detect_every=None if temporal is None else temporal.detect_every,
+                                whole_every=None if temporal is None else temporal.whole_every)
         self.video = None if temporal is None else VideoState(temporal)
 
     def stop_following(self) -> None:

@@ -26,6 +26,10 @@ class TemporalSettings:
             config applies without temporal stabilisation): in between, each face's crop
             follows its own measured motion, so searches are needed only for faces that come
             into view and against slow drift.
+        whole_every: search the whole frame every N-th frame (for faces coming into view; also
+            whenever no face is followed or one was lost); the searches every ``detect_every``-th
+            frame in between look only around the followed faces' crops
+            (``faces.detect.find_faces_near``).
         model_every: run the models on a followed face every N-th frame (1: every frame); in
             between, its mask and painted face are those of the frame before, carried by its
             measured motion (``VideoState.carried_only``). An audio-conditioned generator runs
@@ -44,6 +48,7 @@ class TemporalSettings:
     paint_weight: float = 0.8
     paint_tolerance: float = 20.0
     detect_every: int = 12
+    whole_every: int = 36
     model_every: int = 2
     max_gap: float = 0.1
     cut: float = 30.0
@@ -52,7 +57,7 @@ class TemporalSettings:
         for name in ("mask_decay", "paint_weight"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"temporal_{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("detect_every", "model_every"):
+        for name in ("detect_every", "whole_every", "model_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"temporal_{name} must be at least 1, got {getattr(self, name)}")
         if not self.paint_tolerance > 0:
@@ -64,8 +69,8 @@ class TemporalSettings:
         if cfg.temporal == "off":
             return None
         return cls(cfg.temporal_mask_decay, cfg.temporal_paint_weight, cfg.temporal_paint_tolerance,
-                   cfg.temporal_detect_every, cfg.temporal_model_every, cfg.temporal_max_gap,
-                   cfg.temporal_cut)
+                   cfg.temporal_detect_every, cfg.temporal_whole_every, cfg.temporal_model_every,
+                   cfg.temporal_max_gap, cfg.temporal_cut)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ class VideoState:
         regions, found = [], []
         for image, time in zip(images, times or [None] * len(images)):
             if self.is_cut(image, time):
-                finder.follow_video(steady=True, detect_every=self.settings.detect_every)
+                finder.follow_video(steady=True, detect_every=self.settings.detect_every,
+                                    whole_every=self.settings.whole_every)
             these, count = finder.regions(image)
             regions.append(these)
             found.append(count)
