@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cli
 
+cli.idle_threads_sleep()
 cli.use_project_venv()
 
 

@@ -33,6 +33,17 @@ def use_project_venv() -> None:
         sys.exit("error: PyTorch is not installed; run 'make setup' (creates .venv) first")
 
 
+def idle_threads_sleep() -> None:
+    """Let OpenMP's idle threads sleep at once (``OMP_WAIT_POLICY=PASSIVE``, unless it is set).
+
+    Inference interleaves torch's short parallel operations with OpenCV, onnxruntime and the
+    video encoder on the same cores; by default torch's OpenMP threads spin for a while after
+    each operation, taking those cycles from the rest (docs/speed.md, "On video"). Call before
+    torch is imported: OpenMP reads the setting once, when it starts.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 class _ProgressAwareHandler(logging.StreamHandler):
     """Log lines printed above a running tqdm progress bar instead of through it."""
 
