@@ -61,11 +61,13 @@ class Tally:
                 "metrics": {k: nan_to_none(v.items()) for k, v in self.means.as_dict().items()}}
 
 
-def timing(seconds: dict[str, float], processed: int) -> dict[str, Any]:
-    """``timing_seconds`` and ``images_per_second`` of the summary, from each stage's seconds."""
+def timing(seconds: dict[str, float], processed: int, wall: float | None = None) -> dict[str, Any]:
+    """``timing_seconds`` and ``images_per_second`` of the summary, from each stage's seconds;
+    ``overall`` from ``wall``, the run's wall-clock seconds after loading (opening the outputs to
+    closing them), where given, else from the stages' sum."""
     total = sum(seconds.values())
     rate = {k: (processed / v if v > 0 else None) for k, v in seconds.items() if k != "load"}
-    work = total - seconds.get("load", 0.0)
+    work = wall if wall is not None else total - seconds.get("load", 0.0)
     return {"timing_seconds": {k: round(v, 4) for k, v in seconds.items()},
             "images_per_second": {**{k: round(v, 3) for k, v in rate.items() if v is not None},
                                   "overall": round(processed / work, 3) if work > 0 else None}}
@@ -93,6 +95,7 @@ def report_lines(tally: Tally, summary: dict[str, Any], faces: str, identity: bo
     lines.append("timing: " + " | ".join(
         f"{k} {v:.2f} s" + (f" ({rates[k]:.1f} img/s)" if rates.get(k) else "")
         for k, v in summary["timing_seconds"].items())
-        + (f" | overall {rates['overall']:.2f} img/s (excluding load)" if rates.get("overall") else ""))
+        + (f" | overall {rates['overall']:.2f} img/s (wall clock, excluding load)"
+           if rates.get("overall") else ""))
     lines.append(f"outputs in {summary['outputs']['folder']}/")
     return lines

@@ -8,6 +8,7 @@ evaluate, write, summarise. ``infer.py``, ``infer_jpgs.py`` and the web app's vi
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ class Run:
         self.metrics_csv: MetricsCsv | None = None
         self.video: VideoWriter | None = None
         self.outputs: dict[str, str] = {}
+        self.wall: float | None = None  # seconds from opening the outputs to closing them
         self.user_masks = UserMasks(options.masks) if options.masks is not None else None
         self.audio_features = None
         if reconstructor.needs_audio:
@@ -179,6 +181,7 @@ class Run:
 
     def execute(self) -> dict[str, Any]:
         """Run, close the outputs, write and print the summary; returns the summary."""
+        start = time.perf_counter()
         self.open_outputs()
         self.writer = WriteBehind(2 * self.cfg.batch_size)
         try:
@@ -205,6 +208,7 @@ class Run:
         if self.metrics_csv is not None:
             self.metrics_csv.close()
             self.outputs["metrics"] = str(self.metrics_csv.path)
+        self.wall = time.perf_counter() - start
         summary = self.summary()
         if self.options.comparison:
             path = self.options.out_dir / "summary.json"
@@ -228,7 +232,7 @@ class Run:
             "segm_img_size": self.rec.segm_size,
             "faces": self.cfg.faces,
             **self.tally.as_dict(),
-            **timing(dict(self.timer.seconds), self.tally.processed),
+            **timing(dict(self.timer.seconds), self.tally.processed, self.wall),
             "outputs": {"folder": str(self.options.out_dir), **self.outputs},
         }
 
