@@ -78,22 +78,47 @@ def light_pipelines(size: int, calibration: Path, work: Path) -> tuple[dict[str,
     return pipelines, costs
 
 
+SPLITS = {"people": "new people", "block": "other stretch of the recording"}
+
+
+def quality_columns(quality: dict | None) -> dict[str, dict[str, dict]]:
+    """``{recipe: {split: scores}}`` from the quality benchmark's JSON (``benchmarks/quality.py
+    --recipes default,light``), or {} without one."""
+    out: dict[str, dict[str, dict]] = {}
+    for row in (quality or {}).get("results", {}).values():
+        if row["split"] in SPLITS:
+            out.setdefault(row["recipe"], {})[row["split"]] = row
+    return out
+
+
 def report_light(results: dict) -> list[str]:
-    """The table of ``results["light"]`` (``{size: {"costs": ..., "times": ...}}``)."""
+    """The table of ``results["light"]`` (``{size: {"costs": ..., "times": ...}}``), with the
+    quality benchmark's scores of each pair where ``results["quality"]`` holds them."""
+    quality = quality_columns(results.get("quality"))
+    splits = [k for k in SPLITS if any(k in q for q in quality.values())]
     lines = ["", "**Light models** (`arch: light`, configs `segm_light` + `facemask_light`, against the "
              "default configs' models; batch 1, per face; the light segmenter runs at half the face's "
              "side; GFLOPs counted on the exported ONNX graphs; the six pipelines take turns)", "",
              "| size | models | runtime | params (M) | GFLOPs | segmentation (ms) | generator (ms) "
-             "| end to end (ms) | faces/s | time / default torch |",
-             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| end to end (ms) | faces/s | time / default torch |"
+             + "".join(f" {SPLITS[k]}: in-mask PSNR / SSIM, end to end | {SPLITS[k]}: Dice |"
+                       for k in splits),
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(splits)]
     for size, r in results["light"].items():
         base = r["times"]["default, torch fp32"]["end to end"]
         for key, t in r["times"].items():
             name, runtime = key.split(", ")
             cost = r["costs"][name]
+            scores = ""
+            for split in splits:
+                q = quality.get(name, {}).get(split)
+                # quality was measured at 256 px with torch; fp32 onnxruntime runs the same arithmetic
+                shown = q is not None and int(size) == 256 and "fp32" in runtime
+                scores += (f" {q['e2e_psnr']:.2f} / {q['e2e_ssim']:.3f} | {q['dice']:.3f} |" if shown
+                           else " - | - |")
             lines.append(f"| {size} | {name} (segmenter at {cost['segm side']}) | {runtime} | "
                          f"{sum(cost['params M']):.2f} | {sum(cost['GFLOPs']):.1f} | "
                          f"{1000 * t['segmentation']:.1f} | {1000 * t['generator']:.1f} | "
                          f"{1000 * t['end to end']:.1f} | {1 / t['end to end']:.1f} | "
-                         f"{t['end to end'] / base:.2f} |")
+                         f"{t['end to end'] / base:.2f} |" + scores)
     return lines

@@ -1,7 +1,7 @@
 """The speed suite: inference, the published topology, classical inpainting, training steps.
 
     python3 benchmarks/speed.py [--quick] [--device auto|cpu|cuda] [--threads N] [--out FILE]
-                                [--backends-only | --light]
+                                [--backends-only | --light [--quality JSON]]
 
 In one run on one machine, per image (run by hand; prints Markdown tables, writes JSON to
 ``results/``):
@@ -24,7 +24,8 @@ In one run on one machine, per image (run by hand; prints Markdown tables, write
   (``--backends-only`` measures just this);
 - on the CPU, ``arch: light`` against the default models, each with torch fp32, onnxruntime
   fp32 and onnxruntime int8, batch 1: params, GFLOPs counted on the ONNX graphs, ms per face,
-  faces per second (``benchmarks/light_speed.py``; ``--light`` measures just this).
+  faces per second (``benchmarks/light_speed.py``; ``--light`` measures just this; ``--quality``
+  adds the quality benchmark's held-out scores of both pairs to its table).
 
 Models have the default architectures of ``configs/segm.yaml`` and ``configs/facemask.yaml``
 with random weights (the speed does not depend on the values). Every time is the fastest
@@ -610,6 +611,9 @@ def main() -> int:
                         help="only torch vs onnxruntime, at 256 and 512 px (CPU)")
     parser.add_argument("--light", action="store_true",
                         help="only arch light vs the default models: torch, onnxruntime fp32 and int8 (CPU)")
+    parser.add_argument("--quality", type=Path, metavar="JSON",
+                        help="the quality benchmark's JSON (benchmarks/quality.py --recipes default,light): "
+                             "its held-out scores of both pairs join the light table")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -624,6 +628,8 @@ def main() -> int:
     else:
         results = run(plan, device, log)
     results["wall seconds"] = time.time() - started
+    if args.quality:
+        results["quality"] = json.loads(args.quality.read_text())
     out = args.out or ROOT / "results" / f"speed_{device.type}_{time.strftime('%Y%m%d_%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))

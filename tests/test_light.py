@@ -100,3 +100,28 @@ def test_onnx_gflops_counts_a_tiny_graph_exactly():
     assert macs == {"Conv": conv, "MatMul": matmul, "Gemm": gemm}
     assert onnx_gflops(_tiny_graph(), batch=3) == pytest.approx(3 * 2 * (conv + matmul + gemm) / 1e9)
     assert onnx_gflops(_tiny_graph(batch=2)) == pytest.approx(2 * 2 * (conv + matmul + gemm) / 1e9)
+
+
+def test_the_light_table_shows_the_quality_benchmarks_scores_where_they_were_measured():
+    """fp32 rows at 256 px (the side the quality benchmark trains at) carry each pair's held-out
+    scores; int8 rows and other sides do not (their quality is not what was measured)."""
+    from benchmarks.light_speed import report_light
+
+    times = {"segmentation": 0.01, "generator": 0.02, "end to end": 0.04}
+    costs = {"segm side": 128, "params M": [1.0, 1.5], "GFLOPs": [1.9, 3.8]}
+    runs = {f"{name}, {runtime}": times for name in ("default", "light")
+            for runtime in ("torch fp32", "onnxruntime fp32", "onnxruntime int8")}
+    scores = {"e2e_psnr": 18.5, "e2e_ssim": 0.68, "dice": 0.896}
+    light_dice = scores["dice"] + 0.001
+    quality = {"results": {f"{split}: {recipe}": {"split": split, "recipe": recipe, **scores,
+                                                  "dice": light_dice if recipe == "light" else scores["dice"]}
+                           for split in ("people", "block") for recipe in ("default", "light")}}
+    lines = report_light({"light": {256: {"costs": {"default": costs, "light": costs}, "times": runs},
+                                    512: {"costs": {"default": costs, "light": costs}, "times": runs}},
+                          "quality": quality})
+    rows = [line for line in lines if line.startswith("| 256") or line.startswith("| 512")]
+    assert len(rows) == 12 and "new people: Dice" in lines[3]
+    for row in rows:
+        measured = row.startswith("| 256") and "fp32" in row
+        assert ("18.50 / 0.680" in row) == measured, row
+        assert ("0.897" in row) == (measured and "| light" in row), row
