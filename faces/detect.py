@@ -232,7 +232,7 @@ def find_faces(image: np.ndarray, settings: DetectorSettings) -> list[Face]:
 def find_faces_near(image: np.ndarray, boxes: list[Box], settings: DetectorSettings) -> list[Face]:
     """Faces in ``(H,W,3)`` uint8 RGB searched for only in cuts around ``boxes`` (l, t, r, b:
     followed faces' crops), each grown by ``NEAR_MARGIN`` and searched at most ``NEAR_SIDE``
-    pixels across: a tenth of a whole frame's search at 1280x720. Boxes and landmarks in
+    pixels across: about a tenth of a whole 1280x720 frame's search. Boxes and landmarks in
     ``image``'s pixels (landmarks fitted at its resolution); a face in two cuts comes twice."""
     height, width = image.shape[:2]
     near = replace(settings, max_side=NEAR_SIDE, cnn_max_side=min(settings.cnn_max_side, NEAR_SIDE))
