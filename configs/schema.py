@@ -172,9 +172,10 @@ KEYS: dict[str, Key] = {
     "temporal_detect_every": Key("int", 12, "temporal=on: search for faces every N-th frame (in "
                                  "between, each face's crop follows its own measured motion; "
                                  "detect_every applies with temporal=off)"),
-    "temporal_whole_every": Key("int", 36, "temporal=on: search the whole frame for faces (ones coming "
-                                "into view) every N-th frame; the searches in between look only around "
-                                "the faces followed (a tenth of the time at 1280x720)"),
+    "temporal_whole_every": Key("int", 36, "temporal=on: a search looks at the whole frame (for faces "
+                                "coming into view) once N frames have passed since the last whole one; "
+                                "the others look only around the faces followed (about a tenth of the "
+                                "time at 1280x720)"),
     "temporal_model_every": Key("int", 2, "temporal=on: run the models on a followed face every N-th "
                                 "frame (1: every frame); in between, its mask and painted face are "
                                 "carried over by its measured motion (an audio model's generator "

@@ -17,9 +17,9 @@ On a video the crops are smoothed over time (``FaceTracker``): faces are searche
 filter (position and velocity), keeps moving at that velocity in between, and is carried
 through short gaps in detection. A video held steady (``steady``) locks each crop to its
 face's own motion instead (``SteadyTrack``, ``faces.motion``), and the detections only keep
-it from drifting; there the whole frame is searched only every ``whole_every``-th frame (for
-faces coming into view), the searches in between only around the faces followed
-(``faces.detect.find_faces_near``: a tenth of the time).
+it from drifting; there a search looks at the whole frame (for faces coming into view) only
+once ``whole_every`` frames have passed since the last whole one, the others only around the
+faces followed (``faces.detect.find_faces_near``: about a tenth of the time).
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ class FaceTracker:
     ``steady``: locked to each face's measured motion and unrounded (``SteadyTrack``)."""
 
     def __init__(self, detect_every: int = 1, steady: bool = False, whole_every: int | None = None) -> None:
-        """``whole_every``: with ``find_near`` given to ``update``, the whole frame is searched
-        only every ``whole_every``-th frame (for faces coming into view; and whenever no face is
-        followed or one was lost); the searches in between look near the followed faces only."""
+        """``whole_every``: with ``find_near`` given to ``update``, a search looks at the whole
+        frame once ``whole_every`` frames have passed since the last whole one (for faces coming
+        into view; and whenever no face is followed or one was lost); the others look near the
+        followed faces only."""
         self.detect_every = max(1, detect_every)
         self.whole_every = whole_every
+        self.last_whole: int | None = None  # the frame of the last search of the whole frame
         self.track_class = SteadyTrack if steady else Track
         self.tracks: list[Track] = []
         self.frame = 0
@@ -66,8 +68,9 @@ class FaceTracker:
         when a search is due (``wants_detection``) or a followed face was lost (dropped at once).
         ``find_near(image, boxes)`` searches only around the followed faces' crops (``whole_every``);
         what it finds only corrects the faces followed."""
-        due = self.wants_detection()
-        whole = self.whole_every is None or find_near is None or self.frame % self.whole_every == 0
+        due, now = self.wants_detection(), self.frame
+        whole = (self.whole_every is None or find_near is None or self.last_whole is None
+                 or now - self.last_whole >= self.whole_every)
         self.frame += 1
         steady = self.track_class is SteadyTrack
         frame = gray(image) if steady else None
@@ -78,6 +81,8 @@ class FaceTracker:
         faces, near = None, False
         if due or lost or not self.tracks:
             near = not (whole or lost or not self.tracks)
+            if not near:
+                self.last_whole = now
             faces = find_near(image, [_box(t.region) for t in self.tracks]) if near else find(image)
         if faces is not None:
             detected = [measure(f, steady) for f in faces]
@@ -114,8 +119,8 @@ class FaceFinder:
         """From now on the inputs are consecutive frames of one video (a fresh start: no face
         followed yet); ``steady``: each crop is locked to its face's measured motion, unrounded
         (``SteadyTrack``); ``detect_every``: other than the finder's; ``whole_every``: search
-        the whole frame only every N-th frame, near the followed faces in between (None: always
-        the whole frame)."""
+        the whole frame only once N frames have passed since the last whole search, near the
+        followed faces otherwise (None: always the whole frame)."""
         self.tracker = FaceTracker(detect_every or self.detect_every, steady, whole_every)
 
     def stop_following(self) -> None:

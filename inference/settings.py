@@ -26,10 +26,10 @@ class TemporalSettings:
             config applies without temporal stabilisation): in between, each face's crop
             follows its own measured motion, so searches are needed only for faces that come
             into view and against slow drift.
-        whole_every: search the whole frame every N-th frame (for faces coming into view; also
-            whenever no face is followed or one was lost); the searches every ``detect_every``-th
-            frame in between look only around the followed faces' crops
-            (``faces.detect.find_faces_near``).
+        whole_every: a search (every ``detect_every``-th frame) looks at the whole frame, for
+            faces coming into view, once this many frames have passed since the last whole one
+            (and whenever no face is followed or one was lost); the others look only around the
+            followed faces' crops (``faces.detect.find_faces_near``).
         model_every: run the models on a followed face every N-th frame (1: every frame); in
             between, its mask and painted face are those of the frame before, carried by its
             measured motion (``VideoState.carried_only``). An audio-conditioned generator runs

@@ -197,12 +197,15 @@ def test_a_search_near_a_followed_face_finds_it_as_the_whole_frame_search_does()
         assert np.linalg.norm(near[0].landmarks[eyes] - face.landmarks[eyes], axis=1).mean() < 1.5
 
 
-def test_between_whole_frame_searches_followed_faces_are_searched_for_near_them():
-    """Held steady with whole_every 12 and detect_every 4: the whole frame is searched on frames
-    0, 12, 24, near the followed face on the searches between; what a near search finds beside
-    the followed face starts no new track (a face coming into view waits for a whole search)."""
+@pytest.mark.parametrize("detect_every, expected_whole, expected_near", [
+    (4, [0, 12, 24], [4, 8, 16, 20, 28]), (5, [0, 15], [5, 10, 20, 25]), (13, [0, 13, 26], [])])
+def test_between_whole_frame_searches_followed_faces_are_searched_for_near_them(
+        detect_every, expected_whole, expected_near):
+    """Held steady with whole_every 12: a search looks at the whole frame once 12 frames have
+    passed since the last whole one, near the followed face otherwise; what a near search finds
+    beside the followed face starts no new track (a face coming into view waits for a whole one)."""
     frames, truth = drifting_frames(count=30)
-    tracker = FaceTracker(detect_every=4, steady=True, whole_every=12)
+    tracker = FaceTracker(detect_every=detect_every, steady=True, whole_every=12)
     whole, near = [], []
     stranger = None
 
@@ -221,7 +224,7 @@ def test_between_whole_frame_searches_followed_faces_are_searched_for_near_them(
         (region,) = tracker.update(frame, find, find_near)
         stranger = stranger or find_faces(frame, INFERENCE)[0]
         centres.append(region.centre[0])
-    assert whole == [0, 12, 24] and near == [4, 8, 16, 20, 28]
+    assert whole == expected_whole and near == expected_near
     assert np.abs(np.array(centres) - truth).max() < 0.1 * 150
 
 
