@@ -78,12 +78,12 @@ class FaceTracker:
             track.move(frame)
         lost = any(t.lost for t in self.tracks)
         self.tracks = [t for t in self.tracks if not t.lost]
-        faces, near = None, False
+        faces, only_near = None, False
         if due or lost or not self.tracks:
-            near = not (whole or lost or not self.tracks)
-            if not near:
+            only_near = not (whole or lost or not self.tracks)
+            if not only_near:
                 self.last_whole = now
-            faces = find_near(image, [_box(t.region) for t in self.tracks]) if near else find(image)
+            faces = find_near(image, [_box(t.region) for t in self.tracks]) if only_near else find(image)
         if faces is not None:
             detected = [measure(f, steady) for f in faces]
             unmatched = list(range(len(detected)))
@@ -97,7 +97,7 @@ class FaceTracker:
                 else:
                     track.missed += 1
             self.tracks = [t for t in self.tracks if t.missed <= MAX_MISSED]
-            if not near:  # a face in a cut around another is left to the next whole search
+            if not only_near:  # a face in a cut around another is left to the next whole search
                 self.tracks += [self.track_class(detected[k], frame) for k in unmatched]
         for track in self.tracks:
             track.done()

@@ -228,6 +228,17 @@ def test_between_whole_frame_searches_followed_faces_are_searched_for_near_them(
     assert np.abs(np.array(centres) - truth).max() < 0.1 * 150
 
 
+@pytest.mark.parametrize("steady", [False, True])
+def test_a_face_coming_into_view_beside_a_followed_one_is_followed_too(steady):
+    """A whole-frame search that finds a new face far from the followed one starts a track for it."""
+    one = group_photo(sides=(260,), xs=(60,))["masked"]
+    two = group_photo(sides=(260, 300), xs=(60, 480))["masked"]
+    tracker = FaceTracker(detect_every=1, steady=steady)
+    find = lambda frame: find_faces(frame, INFERENCE)  # noqa: E731
+    assert len(tracker.update(one, find)) == 1
+    assert len(tracker.update(two, find)) == 2
+
+
 def test_a_video_is_reconstructed_frame_by_frame_with_its_sound(tmp_path):
     frames, _ = drifting_frames(count=20)
     wav = write_wav(tmp_path / "tone.wav", 0.2 * np.sin(np.linspace(0, 880 * np.pi, 32000)), 16000)
